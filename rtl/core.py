@@ -1,0 +1,350 @@
+"""The neuron core: N neurons time-multiplexed over memories, A input axons, dense synapses."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from . import layouts
+from .image import CoreImage
+from .layouts import Reg, Region
+from .neuron import datapath_for
+from .params import CoreParams
+
+
+__all__ = ["NeuronCore"]
+
+
+class NeuronCore(wiring.Component):
+    """A core of leaky integrate-and-fire neurons (SPEC §3.2–3.4, §3.6).
+
+    A step has two phases. While the core is idle it accepts input events; each event adds
+    one axon's row of weights, ``lanes`` weights per clock, into the accumulator slot of the
+    step it is addressed to (exact sums). On ``start`` it updates every neuron, one per clock,
+    from the accumulator slot of the step (saturated once to ``acc_bits``), writes the new
+    state back, and queues the index of every neuron that fired on ``spikes``. ``done`` pulses
+    when every neuron is updated and every spike has left.
+
+    Cost: an input event takes N / lanes clocks (back to back, no gaps); the update takes
+    N clocks plus the datapath latency; a step with no input costs only the update.
+
+    Parameters
+    ----------
+    image : CoreImage
+        Initial contents of every memory and register; ``image.params`` are the
+        generation-time parameters.
+
+    Members
+    -------
+    events : In(stream.Signature(axon_event_layout))
+        Input events, accepted while idle. ``delay`` 0 is integrated at the next step.
+    spikes : Out(stream.Signature(spike_event_layout))
+        Neurons that fired at the step being computed, in increasing order.
+    start : In(1)
+        Compute the next step. Taken only in a clock where ``idle`` is high.
+    idle : Out(1)
+        The core waits for events, configuration commands or ``start``.
+    done : Out(1)
+        One-clock pulse: the step has finished and all its spikes have been taken.
+    cfg : In(stream.Signature(cfg_command_layout))
+        Configuration and read-back commands (see :class:`~spikeforge.rtl.layouts.Region`);
+        accepted while idle, when no event is in progress. A command whose index is out of
+        its region's range sets ``STATUS`` bit 2 and changes nothing (a read returns 0).
+    cfg_rdata : Out(stream.Signature(cfg_data_bits))
+        One word per read command, in order. Read latency: 2 clocks.
+    trace : Out(trace signature)
+        ``trace.valid`` marks one record per neuron per step: its state after the update and
+        its spike bit (only if ``params.trace_port``).
+    """
+
+    def __init__(self, image: CoreImage):
+        if not isinstance(image, CoreImage):
+            raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
+        self._image = image
+        p = self._p = image.params
+        members = {
+            "events": In(stream.Signature(layouts.axon_event_layout(p))),
+            "spikes": Out(stream.Signature(layouts.spike_event_layout(p))),
+            "start": In(1),
+            "idle": Out(1),
+            "done": Out(1),
+            "cfg": In(stream.Signature(layouts.cfg_command_layout(p))),
+            "cfg_rdata": Out(stream.Signature(unsigned(layouts.cfg_data_bits(p)))),
+        }
+        if p.trace_port:
+            members["trace"] = Out(wiring.Signature({
+                "valid": Out(1),
+                "payload": Out(layouts.trace_layout(p)),
+            }))
+        super().__init__(members)
+
+    @property
+    def params(self):
+        return self._p
+
+    def elaborate(self, platform):
+        m = Module()
+        p, img = self._p, self._image
+        N, A, W, L = p.neurons, p.axons, p.words_per_row, p.lanes
+        lane_bits = (L - 1).bit_length()
+
+        # --- memories ---------------------------------------------------------------------
+        syn_lay = layouts.syn_word_layout(p)
+        acc_lay = layouts.acc_word_layout(p)
+        par_lay = layouts.param_layout(p)
+        st_lay = layouts.state_layout(p)
+        m.submodules.syn_mem = syn_mem = Memory(shape=syn_lay, depth=A * W,
+                                                init=[syn_lay.from_bits(w) for w in img.syn_words()])
+        m.submodules.acc_mem = acc_mem = Memory(shape=acc_lay, depth=p.max_delay * W, init=[])
+        m.submodules.par_mem = par_mem = Memory(shape=par_lay, depth=p.param_rows,
+                                                init=[par_lay.from_bits(w) for w in img.param_words()])
+        m.submodules.st_mem = st_mem = Memory(shape=st_lay, depth=N, init=[st_lay.from_bits(w) for w in img.state_words()])
+        syn_rd, syn_wr = syn_mem.read_port(), syn_mem.write_port()
+        acc_wr = acc_mem.write_port()
+        acc_rd = acc_mem.read_port(transparent_for=(acc_wr,))
+        par_rd, par_wr = par_mem.read_port(), par_mem.write_port()
+        st_rd, st_wr = st_mem.read_port(), st_mem.write_port()
+        profile = p.param_mode == "profile"
+        if profile:
+            m.submodules.pidx_mem = pidx_mem = Memory(shape=unsigned(p.profile_bits), depth=N,
+                                                      init=img.pidx_words())
+            pidx_rd, pidx_wr = pidx_mem.read_port(), pidx_mem.write_port()
+
+        # --- registers --------------------------------------------------------------------
+        w_exp = Signal(3, init=img.w_exp)
+        step_count = Signal(32)
+        status = Signal(3)          # bit 0 event overflow, bit 1 bad event, bit 2 bad address
+        last_cycles = Signal(32)
+        last_events = Signal(32)
+        last_spikes = Signal(32)
+        pending = Signal(32)        # events accepted for the step not yet computed
+        cycles = Signal(32)         # busy clocks of the step in progress
+        spikes_now = Signal(32)
+        cur_slot = Signal(range(p.max_delay), init=0)
+
+        # --- control state ----------------------------------------------------------------
+        start_pending = Signal()
+        updating = Signal()         # issuing neuron reads
+        finishing = Signal()        # waiting for the pipeline and the spike queue to empty
+        ev_busy = Signal()          # an event's row is being streamed
+        int_valid = Signal()        # integration write-back stage holds a word
+        rd_pending = Signal()       # a configuration read is being answered
+        integrator_idle = ~ev_busy & ~int_valid
+        core_idle = ~start_pending & ~updating & ~finishing
+        m.d.comb += self.idle.eq(core_idle & ~rd_pending)
+
+        # --- configuration command decode -------------------------------------------------
+        cmd = self.cfg.payload
+        region, index = cmd.addr.region, cmd.addr.index
+        depths = {Region.REG: len(Reg), Region.SYN: A * W, Region.PARAM: p.param_rows,
+                  Region.PIDX: N if profile else 0, Region.STATE: N}
+        in_range = Signal()
+        with m.Switch(region):
+            for r, depth in depths.items():
+                with m.Case(r):
+                    m.d.comb += in_range.eq(index < depth)
+        m.d.comb += self.cfg.ready.eq(core_idle & integrator_idle & ~rd_pending)
+        cfg_take = self.cfg.valid & self.cfg.ready
+        cfg_wr = cfg_take & cmd.write & in_range
+        cfg_rd = cfg_take & ~cmd.write
+
+        # --- synaptic integration ---------------------------------------------------------
+        ev = self.events.payload
+        syn_ptr = Signal(range(A * W))
+        acc_ptr = Signal(range(p.max_delay * W))
+        word = Signal(range(W))
+        last_word = word == W - 1
+        m.d.comb += self.events.ready.eq(core_idle & ~rd_pending & ~self.cfg.valid &
+                                         (~ev_busy | last_word))
+        ev_take = self.events.valid & self.events.ready
+        ev_good = (ev.axon < A) & (ev.delay < p.max_delay)
+        slot_sum = cur_slot + ev.delay
+        ev_slot = Mux(slot_sum >= p.max_delay, slot_sum - p.max_delay, slot_sum)
+
+        with m.If(ev_busy):
+            m.d.sync += [syn_ptr.eq(syn_ptr + 1), acc_ptr.eq(acc_ptr + 1), word.eq(word + 1)]
+            with m.If(last_word):
+                m.d.sync += ev_busy.eq(0)
+        with m.If(ev_take):
+            m.d.sync += pending.eq(pending + 1)
+            with m.If(pending >= p.max_step_events):
+                m.d.sync += status[0].eq(1)
+            with m.If(ev_good):
+                m.d.sync += [ev_busy.eq(1), word.eq(0),
+                             syn_ptr.eq(ev.axon * W), acc_ptr.eq(ev_slot * W)]
+            with m.Else():
+                m.d.sync += status[1].eq(1)
+
+        int_addr = Signal.like(acc_ptr)
+        m.d.sync += [int_valid.eq(ev_busy), int_addr.eq(acc_ptr)]
+
+        # --- neuron update: read stage ----------------------------------------------------
+        n = Signal(range(N))
+        slot_base = Signal(range(p.max_delay * W))
+        m.d.comb += slot_base.eq(cur_slot * W)
+        # rv0: reads of state / params / accumulator issued this clock for neuron n0
+        rv0 = Signal()
+        n0 = Signal.like(n)
+        if profile:
+            # one more clock to look up the profile index first
+            m.d.sync += [rv0.eq(updating), n0.eq(n)]
+            m.d.comb += pidx_rd.addr.eq(n)
+        else:
+            m.d.comb += [rv0.eq(updating), n0.eq(n)]
+        rv1 = Signal()
+        n1 = Signal.like(n)
+        m.d.sync += [rv1.eq(rv0), n1.eq(n0)]
+
+        # --- address and data multiplexing of the memory ports ----------------------------
+        m.d.comb += [
+            syn_rd.addr.eq(syn_ptr), syn_wr.addr.eq(syn_ptr),
+            acc_rd.addr.eq(Mux(rv0, slot_base + (n0 >> lane_bits), acc_ptr)),
+            par_rd.addr.eq(n0 if not profile else pidx_rd.data),
+            st_rd.addr.eq(n0),
+        ]
+        with m.If(self.cfg.valid & core_idle & integrator_idle):
+            # the configuration port owns the address lines (nothing else runs when idle)
+            m.d.comb += [syn_rd.addr.eq(index), syn_wr.addr.eq(index),
+                         par_rd.addr.eq(index), st_rd.addr.eq(index)]
+            if profile:
+                m.d.comb += pidx_rd.addr.eq(index)
+        m.d.comb += [
+            syn_wr.data.eq(cmd.data), par_wr.data.eq(cmd.data),
+            par_wr.addr.eq(index),
+            syn_wr.en.eq(cfg_wr & (region == Region.SYN)),
+            par_wr.en.eq(cfg_wr & (region == Region.PARAM)),
+        ]
+        if profile:
+            m.d.comb += [pidx_wr.addr.eq(index), pidx_wr.data.eq(cmd.data),
+                         pidx_wr.en.eq(cfg_wr & (region == Region.PIDX))]
+
+        # accumulator write: integration (add a row of weights) or update (clear after use)
+        acc_sum = Signal(acc_lay)
+        for lane in range(L):
+            m.d.comb += acc_sum[lane].eq(acc_rd.data[lane] + (syn_rd.data[lane] << w_exp))
+        lane1 = n1[:lane_bits] if lane_bits else Const(0, 1)
+        clear = rv1 & (lane1 == L - 1)
+        with m.If(int_valid):
+            m.d.comb += [acc_wr.addr.eq(int_addr), acc_wr.data.eq(acc_sum), acc_wr.en.eq(1)]
+        with m.Elif(clear):
+            m.d.comb += [acc_wr.addr.eq(slot_base + (n1 >> lane_bits)), acc_wr.data.eq(0),
+                         acc_wr.en.eq(1)]
+
+        # --- neuron update: datapath ------------------------------------------------------
+        m.submodules.datapath = dp = datapath_for(p)
+        acc_lanes = Array(acc_rd.data[lane] for lane in range(L))
+        acc_val = acc_lanes[lane1]
+        lo, hi = -(1 << (p.acc_bits - 1)), (1 << (p.acc_bits - 1)) - 1
+        m.d.comb += [
+            dp.i_valid.eq(rv1),
+            dp.i_tag.eq(n1),
+            dp.i_state.eq(st_rd.data),
+            dp.i_params.eq(par_rd.data),
+            dp.i_a_in.eq(Mux(acc_val > hi, hi, Mux(acc_val < lo, lo, acc_val))),
+        ]
+
+        # write-back: the datapath's result, or a configuration write
+        with m.If(dp.o_valid):
+            m.d.comb += [st_wr.addr.eq(dp.o_tag), st_wr.data.eq(dp.o_state), st_wr.en.eq(1)]
+        with m.Else():
+            m.d.comb += [st_wr.addr.eq(index), st_wr.data.eq(cmd.data),
+                         st_wr.en.eq(cfg_wr & (region == Region.STATE))]
+
+        m.submodules.spike_fifo = fifo = SyncFIFOBuffered(width=p.neuron_bits, depth=max(N, 2))
+        m.d.comb += [
+            fifo.w_data.eq(dp.o_tag),
+            fifo.w_en.eq(dp.o_valid & dp.o_spike),
+            self.spikes.valid.eq(fifo.r_rdy),
+            self.spikes.payload.neuron.eq(fifo.r_data),
+            fifo.r_en.eq(self.spikes.ready),
+        ]
+        with m.If(dp.o_valid & dp.o_spike):
+            m.d.sync += spikes_now.eq(spikes_now + 1)
+        if p.trace_port:
+            m.d.comb += [
+                self.trace.valid.eq(dp.o_valid),
+                self.trace.payload.neuron.eq(dp.o_tag),
+                self.trace.payload.u.eq(dp.o_state.u if p.model == "cuba" else dp.o_state.i),
+                self.trace.payload.v.eq(dp.o_state.v),
+                self.trace.payload.spike.eq(dp.o_spike),
+            ]
+            if p.refractory_bits:
+                m.d.comb += self.trace.payload.refr_cnt.eq(dp.o_state.refr_cnt)
+
+        # --- step sequencing --------------------------------------------------------------
+        last_out = Signal()
+        m.d.comb += last_out.eq(dp.o_valid & (dp.o_tag == N - 1))
+        busy = ev_busy | int_valid | start_pending | updating | finishing
+        with m.If(busy):
+            m.d.sync += cycles.eq(cycles + 1)
+        with m.If(self.start & self.idle):
+            m.d.sync += start_pending.eq(1)
+        with m.If(start_pending & integrator_idle):
+            m.d.sync += [start_pending.eq(0), updating.eq(1), n.eq(0),
+                         last_events.eq(pending), pending.eq(0), spikes_now.eq(0)]
+        with m.If(updating):
+            m.d.sync += n.eq(n + 1)
+            with m.If(n == N - 1):
+                m.d.sync += [updating.eq(0), finishing.eq(1)]
+        got_last = Signal()
+        with m.If(last_out):
+            m.d.sync += got_last.eq(1)
+        with m.If(finishing & got_last & (fifo.level == 0)):
+            m.d.comb += self.done.eq(1)
+            m.d.sync += [
+                finishing.eq(0), got_last.eq(0),
+                step_count.eq(step_count + 1),
+                last_cycles.eq(cycles + 1), cycles.eq(0),
+                last_spikes.eq(spikes_now),
+                cur_slot.eq(Mux(cur_slot == p.max_delay - 1, 0, cur_slot + 1)),
+            ]
+
+        # --- configuration: registers and read responses ----------------------------------
+        with m.If(cfg_take & ~in_range):
+            m.d.sync += status[2].eq(1)
+        with m.If(cfg_wr & (region == Region.REG)):
+            with m.Switch(index):
+                with m.Case(Reg.W_EXP):
+                    m.d.sync += w_exp.eq(cmd.data)
+                with m.Case(Reg.STATUS):
+                    m.d.sync += status.eq(0)
+        reg_val = Signal(32)
+        with m.Switch(index):
+            for r, sig in ((Reg.W_EXP, w_exp), (Reg.STEP, step_count), (Reg.STATUS, status),
+                           (Reg.LAST_CYCLES, last_cycles), (Reg.LAST_EVENTS, last_events),
+                           (Reg.LAST_SPIKES, last_spikes), (Reg.PENDING, pending)):
+                with m.Case(r):
+                    m.d.comb += reg_val.eq(sig)
+        rd_region = Signal(3)
+        rd_ok = Signal()
+        rd_reg = Signal(32)
+        rd_fresh = Signal()         # the read port data belongs to the command of last clock
+        resp = Signal(layouts.cfg_data_bits(p))
+        resp_valid = Signal()
+        with m.If(cfg_rd):
+            m.d.sync += [rd_pending.eq(1), rd_fresh.eq(1), rd_region.eq(region),
+                         rd_ok.eq(in_range), rd_reg.eq(reg_val)]
+        with m.If(rd_fresh):
+            m.d.sync += [rd_fresh.eq(0), resp_valid.eq(1)]
+            with m.If(~rd_ok):
+                m.d.sync += resp.eq(0)
+            with m.Else():
+                with m.Switch(rd_region):
+                    with m.Case(Region.REG):
+                        m.d.sync += resp.eq(rd_reg)
+                    with m.Case(Region.SYN):
+                        m.d.sync += resp.eq(syn_rd.data)
+                    with m.Case(Region.PARAM):
+                        m.d.sync += resp.eq(par_rd.data)
+                    with m.Case(Region.STATE):
+                        m.d.sync += resp.eq(st_rd.data)
+                    if profile:
+                        with m.Case(Region.PIDX):
+                            m.d.sync += resp.eq(pidx_rd.data)
+                    with m.Default():
+                        m.d.sync += resp.eq(0)
+        m.d.comb += [self.cfg_rdata.valid.eq(resp_valid), self.cfg_rdata.payload.eq(resp)]
+        with m.If(resp_valid & self.cfg_rdata.ready):
+            m.d.sync += [resp_valid.eq(0), rd_pending.eq(0)]
+        return m

@@ -1,0 +1,180 @@
+"""Core images: the exact contents of a core's memories and registers.
+
+A :class:`CoreImage` is what the generator bakes into the memories' initial contents, what a
+host writes over the configuration port, and what the golden model starts from. It is plain
+data (integer numpy arrays) plus the :class:`~spikeforge.rtl.params.CoreParams` it belongs to.
+Packing into memory words goes through :mod:`spikeforge.rtl.layouts`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .params import CoreParams, ParamError, W_EXP_MAX, check_int
+from . import layouts
+
+
+__all__ = ["CoreImage", "ImageError"]
+
+
+class ImageError(ValueError):
+    """A core image is malformed: the message names the array, the place and the allowed range."""
+
+
+def _as_int_array(name, value, shape):
+    a = np.asarray(value)
+    if a.dtype.kind not in "iub":
+        raise ImageError(f"{name} must hold integers, not {a.dtype}")
+    a = a.astype(np.int64)
+    if a.shape != shape:
+        raise ImageError(f"{name} has shape {a.shape}, expected {shape}")
+    return a
+
+
+def _check_range(name, a, lo, hi):
+    bad = np.flatnonzero((a < lo) | (a > hi))
+    if bad.size:
+        idx = np.unravel_index(bad[0], a.shape)
+        where = ", ".join(str(int(i)) for i in idx)
+        raise ImageError(f"{name}[{where}] = {int(a[idx])} is out of range: allowed {lo}..{hi}")
+
+
+@dataclass
+class CoreImage:
+    """Contents of one core.
+
+    Attributes
+    ----------
+    params : CoreParams
+    weights : ndarray, shape (A, N)
+        Signed weights ``w[axon, neuron]``.
+    w_exp : int
+        Weight exponent, 0..7.
+    neuron_params : dict of ndarray, each of shape (param_rows,)
+        One array per parameter of the model (see ``CoreParams.param_ranges``); rows are
+        neurons in ``"neuron"`` mode, profiles in ``"profile"`` mode.
+    profile_index : ndarray, shape (N,)
+        The profile of each neuron (``"profile"`` mode; all zero otherwise).
+    state : dict of ndarray, each of shape (N,)
+        Initial state (see ``CoreParams.state_ranges``).
+    """
+    params: CoreParams
+    weights: np.ndarray = None
+    w_exp: int = 0
+    neuron_params: dict = field(default_factory=dict)
+    profile_index: np.ndarray = None
+    state: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        p = self.params
+        if not isinstance(p, CoreParams):
+            raise ImageError(f"params must be a CoreParams, not {type(p).__name__}")
+        A, N = p.axons, p.neurons
+        self.weights = _as_int_array("weights", np.zeros((A, N), np.int64)
+                                     if self.weights is None else self.weights, (A, N))
+        _check_range("weights", self.weights, *p.weight_range)
+        try:
+            check_int("w_exp", self.w_exp, 0, W_EXP_MAX)
+        except ParamError as e:
+            raise ImageError(str(e)) from None
+        rows = p.param_rows
+        defaults = p.param_defaults()
+        ranges = p.param_ranges()
+        unknown = set(self.neuron_params) - set(ranges)
+        if unknown:
+            raise ImageError(f"neuron parameter {sorted(unknown)[0]!r} does not exist for this "
+                             f"core: expected {', '.join(ranges)}")
+        np_ = {}
+        for name, (lo, hi) in ranges.items():
+            v = self.neuron_params.get(name, defaults[name])
+            a = np.broadcast_to(np.asarray(v), (rows,)) if np.ndim(v) == 0 else v
+            a = _as_int_array(f"neuron_params[{name!r}]", a, (rows,))
+            _check_range(f"neuron_params[{name!r}]", a, lo, hi)
+            np_[name] = a.copy()
+        self.neuron_params = np_
+        if self.profile_index is None:
+            self.profile_index = np.zeros(N, np.int64)
+        self.profile_index = _as_int_array("profile_index", self.profile_index, (N,))
+        if p.param_mode == "profile":
+            _check_range("profile_index", self.profile_index, 0, p.profiles - 1)
+        else:
+            _check_range("profile_index", self.profile_index, 0, 0)
+        sranges = p.state_ranges()
+        unknown = set(self.state) - set(sranges)
+        if unknown:
+            raise ImageError(f"state variable {sorted(unknown)[0]!r} does not exist for this "
+                             f"core: expected {', '.join(sranges)}")
+        st = {}
+        for name, (lo, hi) in sranges.items():
+            v = self.state.get(name, 0)
+            a = np.broadcast_to(np.asarray(v), (N,)) if np.ndim(v) == 0 else v
+            a = _as_int_array(f"state[{name!r}]", a, (N,))
+            _check_range(f"state[{name!r}]", a, lo, hi)
+            st[name] = a.copy()
+        self.state = st
+
+    # --- per-neuron view ------------------------------------------------------------------
+
+    def neuron_param_table(self):
+        """Parameters resolved per neuron: ``{name: ndarray (N,)}`` (profiles looked up)."""
+        if self.params.param_mode == "profile":
+            return {k: v[self.profile_index] for k, v in self.neuron_params.items()}
+        return {k: v.copy() for k, v in self.neuron_params.items()}
+
+    # --- memory words ----------------------------------------------------------------------
+
+    def syn_words(self):
+        p = self.params
+        lanes = self.weights.reshape(p.axons * p.words_per_row, p.lanes)
+        return layouts.pack(layouts.syn_word_layout(p), {i: lanes[:, i] for i in range(p.lanes)})
+
+    def param_words(self):
+        return layouts.pack(layouts.param_layout(self.params), self.neuron_params)
+
+    def pidx_words(self):
+        return [int(x) for x in self.profile_index]
+
+    def state_words(self):
+        return layouts.pack(layouts.state_layout(self.params), self.state)
+
+    # --- files -----------------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the image as ``.npz`` (params as a JSON string, arrays as int64)."""
+        import json
+        arrays = {"weights": self.weights, "profile_index": self.profile_index,
+                  "w_exp": np.int64(self.w_exp)}
+        arrays.update({f"param.{k}": v for k, v in self.neuron_params.items()})
+        arrays.update({f"state.{k}": v for k, v in self.state.items()})
+        np.savez(path, params=json.dumps(self.params.to_dict()), **arrays)
+
+    @classmethod
+    def load(cls, path):
+        import json
+        with np.load(path, allow_pickle=False) as z:
+            try:
+                params = CoreParams.from_dict(json.loads(str(z["params"])))
+            except KeyError:
+                raise ImageError(f"{path}: not a core image (no 'params' entry)") from None
+            return cls(
+                params=params,
+                weights=z["weights"],
+                w_exp=int(z["w_exp"]),
+                neuron_params={k[6:]: z[k] for k in z.files if k.startswith("param.")},
+                profile_index=z["profile_index"],
+                state={k[6:]: z[k] for k in z.files if k.startswith("state.")},
+            )
+
+    @classmethod
+    def random(cls, params, rng, *, density=0.5):
+        """A random image with every parameter drawn from its whole range (for tests)."""
+        p = params
+        lo, hi = p.weight_range
+        w = rng.integers(lo, hi + 1, size=(p.axons, p.neurons))
+        w[rng.random(w.shape) > density] = 0
+        npar = {k: rng.integers(a, b + 1, size=p.param_rows)
+                for k, (a, b) in p.param_ranges().items()}
+        st = {k: rng.integers(a, b + 1, size=p.neurons) for k, (a, b) in p.state_ranges().items()}
+        pidx = rng.integers(0, p.profiles, size=p.neurons) if p.param_mode == "profile" else None
+        return cls(params=p, weights=w, w_exp=int(rng.integers(0, W_EXP_MAX + 1)),
+                   neuron_params=npar, profile_index=pidx, state=st)

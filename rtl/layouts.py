@@ -1,0 +1,208 @@
+"""Packet, port and memory-word formats: each one ``amaranth.lib.data`` layout, defined once.
+
+The RTL builds its ports and memories from these layouts; the image builder, the golden
+model's tools, the test benches and the host driver pack and unpack words through the same
+layouts with :func:`pack` and :func:`unpack`. Nothing here computes neuron dynamics.
+"""
+
+import enum
+
+import numpy as np
+from amaranth.hdl import Shape, signed, unsigned
+from amaranth.lib import data
+
+from .params import CoreParams
+
+
+__all__ = [
+    "axon_event_layout", "spike_event_layout", "trace_layout",
+    "param_layout", "state_layout", "syn_word_layout", "acc_word_layout",
+    "cfg_command_layout", "Region", "Reg", "cfg_index_bits", "cfg_data_bits", "cfg_address",
+    "pack", "unpack", "field_specs",
+]
+
+
+def axon_event_layout(p: CoreParams):
+    """An input event: ``axon`` is hit ``delay`` steps after the step about to be computed.
+
+    ``delay = 0`` is integrated at the next step the core computes (an external input for
+    that step); a routed spike with connection delay d >= 1 arrives with ``delay = d - 1``.
+    """
+    return data.StructLayout({
+        "axon": unsigned(p.axon_bits),
+        "delay": unsigned(p.delay_bits),
+    })
+
+
+def spike_event_layout(p: CoreParams):
+    """An output event: ``neuron`` spiked at the step being computed."""
+    return data.StructLayout({"neuron": unsigned(p.neuron_bits)})
+
+
+def trace_layout(p: CoreParams):
+    """Monitor record, one per neuron per step: state after the update, and the spike bit.
+
+    For the ``shift`` model ``u`` carries the synaptic variable ``i``. ``refr_cnt`` is present
+    when the core has refractory hardware.
+    """
+    fields = {
+        "neuron": unsigned(p.neuron_bits),
+        "u": signed(p.state_bits),
+        "v": signed(p.state_bits),
+        "spike": unsigned(1),
+    }
+    if p.refractory_bits:
+        fields["refr_cnt"] = unsigned(p.refractory_bits)
+    return data.StructLayout(fields)
+
+
+def param_layout(p: CoreParams):
+    """One row of the parameter memory (a neuron's, or a profile's, parameters)."""
+    fields = {}
+    for name, (lo, hi) in p.param_ranges().items():
+        if lo < 0:
+            fields[name] = signed(max((-lo - 1).bit_length(), hi.bit_length()) + 1)
+        else:
+            fields[name] = unsigned(max(1, hi.bit_length()))
+    return data.StructLayout(fields)
+
+
+def state_layout(p: CoreParams):
+    """One row of the state memory: the neuron's dynamic variables."""
+    sb = p.state_bits
+    if p.model == "shift":
+        return data.StructLayout({"i": signed(sb), "v": signed(sb)})
+    fields = {"u": signed(sb), "v": signed(sb)}
+    if p.refractory_bits:
+        fields["refr_cnt"] = unsigned(p.refractory_bits)
+    return data.StructLayout(fields)
+
+
+def syn_word_layout(p: CoreParams):
+    """One synapse-memory word: the weights of ``lanes`` consecutive neurons of one axon."""
+    return data.ArrayLayout(signed(p.weight_bits), p.lanes)
+
+
+def acc_word_layout(p: CoreParams):
+    """One accumulator word: the exact input sums of ``lanes`` consecutive neurons."""
+    return data.ArrayLayout(signed(p.acc_mem_bits), p.lanes)
+
+
+class Region(enum.IntEnum):
+    """Address regions of the configuration and read-back port (the top address bits)."""
+    REG = 0     #: core registers, see :class:`Reg`
+    SYN = 1     #: synapse words, index ``axon * (N / lanes) + word``
+    PARAM = 2   #: parameter rows, index neuron (``"neuron"`` mode) or profile
+    PIDX = 3    #: profile index of each neuron (``"profile"`` mode only)
+    STATE = 4   #: neuron state rows, index neuron
+
+
+class Reg(enum.IntEnum):
+    """Registers of :attr:`Region.REG`. ``rw`` unless marked read-only."""
+    W_EXP = 0         #: weight exponent, 0..7
+    STEP = 1          #: read-only: steps completed since reset
+    STATUS = 2        #: bit 0: event overflow (sticky; any write clears)
+    LAST_CYCLES = 3   #: read-only: clocks from the step command to step done, last step
+    LAST_EVENTS = 4   #: read-only: input events accepted for the last step
+    LAST_SPIKES = 5   #: read-only: spikes emitted at the last step
+    PENDING = 6       #: read-only: input events accepted for the step not yet computed
+
+
+def _region_depths(p: CoreParams):
+    return {
+        Region.REG: len(Reg),
+        Region.SYN: p.axons * p.words_per_row,
+        Region.PARAM: p.param_rows,
+        Region.PIDX: p.neurons if p.param_mode == "profile" else 0,
+        Region.STATE: p.neurons,
+    }
+
+
+def cfg_index_bits(p: CoreParams):
+    return max(1, max(d - 1 for d in _region_depths(p).values()).bit_length())
+
+
+def cfg_data_bits(p: CoreParams):
+    return max(32, syn_word_layout(p).size, param_layout(p).size, state_layout(p).size)
+
+
+def cfg_command_layout(p: CoreParams):
+    """A configuration command: write ``data`` to, or read from, ``addr``."""
+    return data.StructLayout({
+        "addr": data.StructLayout({
+            "index": unsigned(cfg_index_bits(p)),
+            "region": unsigned(3),
+        }),
+        "write": unsigned(1),
+        "data": unsigned(cfg_data_bits(p)),
+    })
+
+
+def cfg_address(p: CoreParams, region, index):
+    """The ``addr`` value of a command, checked against the region's depth."""
+    depth = _region_depths(p)[Region(region)]
+    if not 0 <= index < depth:
+        raise IndexError(f"index {index} is out of range for region {Region(region).name}: "
+                         f"allowed 0..{depth - 1}")
+    return (int(region) << cfg_index_bits(p)) | index
+
+
+# --- packing, vectorised over numpy arrays, driven by the layouts' field offsets -----------
+
+def field_specs(layout):
+    """``[(key, offset, width, signed)]`` of a layout's top-level fields (nested layouts are
+    treated as one unsigned field)."""
+    specs = []
+    for key, field in layout:
+        shape = Shape.cast(field.shape)
+        specs.append((key, field.offset, shape.width, shape.signed))
+    return specs
+
+
+def pack(layout, fields):
+    """Pack fields into integer words through ``layout``.
+
+    ``fields`` maps each field name (or array index) of the layout to an integer or a
+    sequence/array of integers (one per word; a scalar applies to every word); signed fields
+    take negative values. Returns a list of Python ``int`` words (words may be wider than 64
+    bits). A value outside its field's range raises ``ValueError``.
+    """
+    columns = []
+    count = 1
+    for key, offset, width, is_signed in field_specs(layout):
+        if key not in fields:
+            raise KeyError(f"field {key!r} of the layout is missing")
+        value = fields[key]
+        if np.ndim(value) == 0:
+            vals = [int(value)]
+        else:
+            vals = [int(x) for x in np.asarray(value).reshape(-1).tolist()]
+            if count != 1 and len(vals) not in (1, count):
+                raise ValueError(f"field {key!r} has {len(vals)} values, expected {count}")
+            count = max(count, len(vals))
+        lo = -(1 << (width - 1)) if is_signed else 0
+        hi = (1 << (width - 1)) - 1 if is_signed else (1 << width) - 1
+        if vals and (min(vals) < lo or max(vals) > hi):
+            raise ValueError(f"field {key!r} holds a value outside {lo}..{hi}")
+        columns.append((vals, offset, (1 << width) - 1))
+    words = [0] * count
+    for vals, offset, mask in columns:
+        if len(vals) == 1:
+            bits = (vals[0] & mask) << offset
+            words = [w | bits for w in words]
+        else:
+            words = [w | ((x & mask) << offset) for w, x in zip(words, vals)]
+    return words
+
+
+def unpack(layout, words):
+    """Unpack integer words into ``{field: np.ndarray of int64}`` through ``layout``."""
+    words = [int(w) for w in np.asarray(words, dtype=object).reshape(-1)]
+    out = {}
+    for key, offset, width, is_signed in field_specs(layout):
+        mask = (1 << width) - 1
+        vals = [(w >> offset) & mask for w in words]
+        if is_signed:
+            vals = [v - (1 << width) if v >> (width - 1) else v for v in vals]
+        out[key] = np.array(vals, dtype=np.int64)
+    return out

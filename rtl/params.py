@@ -1,0 +1,247 @@
+"""Design parameters of a neuron core: the shared vocabulary of hardware, golden model and tools.
+
+Everything here is a definition (names, ranges, widths), never a computation of the neuron
+dynamics. The golden model (:mod:`spikeforge.sim.golden`) and the RTL
+(:mod:`spikeforge.rtl.core`) both read these objects, and each implements SPEC §3 on its own.
+"""
+
+from dataclasses import dataclass, fields
+
+
+__all__ = [
+    "ParamError", "CoreParams", "check_int", "check_choice",
+    "CUBA_PARAM_RANGES", "SHIFT_PARAM_RANGES", "NEURON_MODELS", "PARAM_MODES",
+    "W_EXP_MAX", "V_MAX",
+]
+
+
+class ParamError(ValueError):
+    """A parameter has a value outside what is allowed.
+
+    The message always names the parameter, the value, and what is allowed.
+    """
+
+
+def check_int(name, value, lo, hi):
+    """Raise :class:`ParamError` unless ``value`` is an integer in ``lo..hi`` (inclusive)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamError(f"{name} must be an integer in {lo}..{hi}, not {value!r}")
+    if not lo <= value <= hi:
+        raise ParamError(f"{name} = {value} is out of range: allowed {lo}..{hi}")
+    return value
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ParamError(f"{name} = {value!r} is not allowed: expected one of {allowed}")
+    return value
+
+
+def check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ParamError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+NEURON_MODELS = ("cuba", "shift")
+PARAM_MODES = ("neuron", "profile")
+
+#: Largest per-core weight exponent: a weight enters the sum as ``w << w_exp``.
+W_EXP_MAX = 7
+#: Saturation bound of the ``cuba`` membrane: v is clamped to ``-V_MAX..V_MAX``.
+V_MAX = (1 << 23) - 1
+
+#: Neuron parameters of the ``cuba`` model (SPEC §3.3) and their allowed ranges.
+#: ``refr``, ``reset_sub`` and ``v_floor`` are the extensions; their defaults switch them off.
+CUBA_PARAM_RANGES = {
+    "du":        (0, 4095),
+    "dv":        (0, 4095),
+    "vth":       (0, 131071),
+    "bias_mant": (-4096, 4095),
+    "bias_exp":  (0, 7),
+    "refr":      (0, 255),          # narrowed to refractory_bits by CoreParams
+    "reset_sub": (0, 1),
+    "v_floor":   (-V_MAX, V_MAX),
+}
+CUBA_PARAM_DEFAULTS = {
+    "du": 0, "dv": 0, "vth": 100, "bias_mant": 0, "bias_exp": 0,
+    "refr": 0, "reset_sub": 0, "v_floor": -V_MAX,
+}
+
+#: Neuron parameters of the ``shift`` model (SPEC §3.4) and their allowed ranges.
+SHIFT_PARAM_RANGES = {
+    "dash_syn": (0, 15),
+    "dash_mem": (0, 15),
+    "th":       (1, 32767),
+    "bias":     (-32768, 32767),
+}
+SHIFT_PARAM_DEFAULTS = {"dash_syn": 4, "dash_mem": 4, "th": 1000, "bias": 0}
+
+
+@dataclass(frozen=True)
+class CoreParams:
+    """Generation-time parameters of one neuron core.
+
+    Parameters
+    ----------
+    neurons : int
+        N, neurons per core (1..4096, a multiple of ``lanes``).
+    axons : int
+        A, input axons per core (1..4096).
+    model : str
+        ``"cuba"`` (SPEC §3.3) or ``"shift"`` (SPEC §3.4).
+    weight_bits : int
+        Signed synaptic weight width, 1..8.
+    lanes : int
+        Synapses integrated per clock (a power of two, 1..32, dividing ``neurons``).
+    acc_bits : int
+        Width the synaptic input sum is saturated to, once per step (2..24).
+    max_step_events : int
+        Input events one core may receive for one step while the sum stays exact
+        (1..1048575); sets the width of the accumulator memory.
+    max_delay : int
+        Largest connection delay in steps (1..64); the core keeps that many accumulator slots.
+    param_mode : str
+        ``"neuron"``: every neuron has its own parameters; ``"profile"``: a neuron stores an
+        index into a table of ``profiles`` parameter sets.
+    profiles : int
+        Size of the profile table (2..64); used in ``"profile"`` mode.
+    refractory_bits : int
+        ``cuba`` extension: width of the refractory counter (0 = no refractory hardware, 1..8).
+    subtractive_reset : bool
+        ``cuba`` extension: allow a per-neuron reset by subtraction of the threshold.
+    v_floor : bool
+        ``cuba`` extension: allow a per-neuron programmable lower bound on v.
+    trace_port : bool
+        Generate the ``trace`` monitor port (per-neuron state after each update) used by the
+        test benches.
+    """
+    neurons: int = 64
+    axons: int = 64
+    model: str = "cuba"
+    weight_bits: int = 4
+    lanes: int = 4
+    acc_bits: int = 16
+    max_step_events: int = 4095
+    max_delay: int = 1
+    param_mode: str = "neuron"
+    profiles: int = 4
+    refractory_bits: int = 0
+    subtractive_reset: bool = False
+    v_floor: bool = False
+    trace_port: bool = True
+
+    def __post_init__(self):
+        check_int("neurons", self.neurons, 1, 4096)
+        check_int("axons", self.axons, 1, 4096)
+        check_choice("model", self.model, NEURON_MODELS)
+        check_int("weight_bits", self.weight_bits, 1, 8)
+        check_int("lanes", self.lanes, 1, 32)
+        if self.lanes & (self.lanes - 1):
+            raise ParamError(f"lanes = {self.lanes} is not allowed: expected a power of two "
+                             f"(1, 2, 4, 8, 16 or 32)")
+        if self.neurons % self.lanes:
+            raise ParamError(f"neurons = {self.neurons} is not allowed with lanes = {self.lanes}: "
+                             f"expected a multiple of lanes")
+        check_int("acc_bits", self.acc_bits, 2, 24)
+        check_int("max_step_events", self.max_step_events, 1, (1 << 20) - 1)
+        check_int("max_delay", self.max_delay, 1, 64)
+        check_choice("param_mode", self.param_mode, PARAM_MODES)
+        check_int("profiles", self.profiles, 2, 64)
+        check_int("refractory_bits", self.refractory_bits, 0, 8)
+        check_bool("subtractive_reset", self.subtractive_reset)
+        check_bool("v_floor", self.v_floor)
+        check_bool("trace_port", self.trace_port)
+        if self.model == "shift":
+            for name, default in (("refractory_bits", 0), ("subtractive_reset", False),
+                                  ("v_floor", False)):
+                if getattr(self, name) != default:
+                    raise ParamError(f"{name} = {getattr(self, name)!r} is not allowed with "
+                                     f"model = 'shift': the extensions belong to model 'cuba'")
+
+    @classmethod
+    def from_dict(cls, d, *, where="core"):
+        """Build from a mapping (for example a TOML table), rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise ParamError(f"{where}.{key} is not a known key: expected one of "
+                                 f"{', '.join(sorted(known))}")
+        try:
+            return cls(**d)
+        except ParamError as e:
+            raise ParamError(f"{where}.{e}") from None
+
+    def to_dict(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    # --- derived widths (definitions shared by every user of the core) -------------------
+
+    @property
+    def words_per_row(self):
+        """Synapse-memory words per axon row (and accumulator words per slot): N / lanes."""
+        return self.neurons // self.lanes
+
+    @property
+    def neuron_bits(self):
+        return max(1, (self.neurons - 1).bit_length())
+
+    @property
+    def axon_bits(self):
+        return max(1, (self.axons - 1).bit_length())
+
+    @property
+    def delay_bits(self):
+        """Width of an input event's delay offset (0 = the step about to be computed)."""
+        return max(1, (self.max_delay - 1).bit_length())
+
+    @property
+    def acc_mem_bits(self):
+        """Width of one accumulator entry: exact for ``max_step_events`` extreme weights."""
+        bound = self.max_step_events << (self.weight_bits - 1 + W_EXP_MAX)
+        return bound.bit_length() + 1
+
+    @property
+    def state_bits(self):
+        """Width of the state variables u (or i) and v."""
+        return 24 if self.model == "cuba" else 16
+
+    @property
+    def param_rows(self):
+        """Rows of the parameter memory: one per neuron, or one per profile."""
+        return self.neurons if self.param_mode == "neuron" else self.profiles
+
+    @property
+    def profile_bits(self):
+        return max(1, (self.profiles - 1).bit_length())
+
+    def param_ranges(self):
+        """Allowed range of every neuron parameter of this core's model, as ``{name: (lo, hi)}``."""
+        if self.model == "shift":
+            return dict(SHIFT_PARAM_RANGES)
+        r = {k: CUBA_PARAM_RANGES[k] for k in ("du", "dv", "vth", "bias_mant", "bias_exp")}
+        if self.refractory_bits:
+            r["refr"] = (0, (1 << self.refractory_bits) - 1)
+        if self.subtractive_reset:
+            r["reset_sub"] = CUBA_PARAM_RANGES["reset_sub"]
+        if self.v_floor:
+            r["v_floor"] = CUBA_PARAM_RANGES["v_floor"]
+        return r
+
+    def param_defaults(self):
+        src = SHIFT_PARAM_DEFAULTS if self.model == "shift" else CUBA_PARAM_DEFAULTS
+        return {k: src[k] for k in self.param_ranges()}
+
+    def state_ranges(self):
+        """Allowed range of every per-neuron state variable, as ``{name: (lo, hi)}``."""
+        if self.model == "shift":
+            return {"i": (-32768, 32767), "v": (-32768, 32767)}
+        r = {"u": (-(1 << 23), (1 << 23) - 1), "v": (-V_MAX, V_MAX)}
+        if self.refractory_bits:
+            r["refr_cnt"] = (0, (1 << self.refractory_bits) - 1)
+        return r
+
+    @property
+    def weight_range(self):
+        return (-(1 << (self.weight_bits - 1)), (1 << (self.weight_bits - 1)) - 1)

