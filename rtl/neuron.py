@@ -13,7 +13,7 @@ from .layouts import param_layout, state_layout
 from .params import CoreParams, V_MAX
 
 
-__all__ = ["CubaDatapath", "ShiftDatapath", "datapath_for"]
+__all__ = ["CubaDatapath", "ShiftDatapath", "DATAPATHS", "datapath_for"]
 
 
 def _sat(x, lo, hi):
@@ -193,5 +193,9 @@ class ShiftDatapath(_Datapath):
         return m
 
 
+#: The datapath class of each neuron model.
+DATAPATHS = {"cuba": CubaDatapath, "shift": ShiftDatapath}
+
+
 def datapath_for(params: CoreParams):
-    return {"cuba": CubaDatapath, "shift": ShiftDatapath}[params.model](params)
+    return DATAPATHS[params.model](params)

@@ -18,11 +18,12 @@ import numpy as np
 
 from ..rtl.image import CoreImage
 from ..rtl.params import CoreParams
+from .inputs import encode_inputs
 from .trace import Trace
 
 
-__all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "run_core_rtl",
-           "encode_inputs", "decode_inputs"]
+__all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "build_core",
+           "run_core_rtl"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "spikeforge_core"
@@ -73,28 +74,6 @@ def emit_core_verilog(image: CoreImage, name=TOPLEVEL):
     from amaranth.back import verilog
     from ..rtl.core import NeuronCore
     return verilog.convert(NeuronCore(image), name=name, emit_src=False)
-
-
-def encode_inputs(inputs, steps):
-    """Input spikes as flat arrays: ``axon``, ``delay`` and per-step offsets ``ptr``.
-
-    ``inputs`` is a list (one entry per step) of sequences of axon ids, or an int array
-    ``[T, A]`` of hit counts.
-    """
-    if isinstance(inputs, np.ndarray) and inputs.ndim == 2:
-        per_step = [np.repeat(np.arange(inputs.shape[1]), inputs[t]) for t in range(steps)]
-    else:
-        per_step = [np.asarray(inputs[t] if t < len(inputs) else [], dtype=np.int64)
-                    for t in range(steps)]
-    ptr = np.zeros(steps + 1, np.int64)
-    ptr[1:] = np.cumsum([len(x) for x in per_step])
-    axon = np.concatenate(per_step).astype(np.int64) if steps else np.zeros(0, np.int64)
-    return {"axon": axon, "delay": np.zeros_like(axon), "ptr": ptr}
-
-
-def decode_inputs(enc):
-    ptr = enc["ptr"]
-    return [enc["axon"][ptr[t]:ptr[t + 1]].tolist() for t in range(len(ptr) - 1)]
 
 
 def _design_dir(params: CoreParams, simulator, root):

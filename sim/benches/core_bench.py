@@ -24,7 +24,7 @@ from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
 from spikeforge.rtl import layouts
 from spikeforge.rtl.image import CoreImage
 from spikeforge.rtl.layouts import Reg, Region
-from spikeforge.sim.runner import decode_inputs
+from spikeforge.sim.inputs import decode_inputs
 from spikeforge.sim.trace import Trace
 
 

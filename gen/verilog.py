@@ -1,0 +1,118 @@
+"""Verilog emission: the core's Verilog, its memory images and a JSON manifest.
+
+The output of :func:`generate` is deterministic: the same configuration and image give the
+same bytes, so builds can be diffed and cached.
+"""
+
+import json
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+from ..rtl import layouts
+from ..rtl.core import NeuronCore
+from ..rtl.image import CoreImage
+from ..rtl.layouts import Reg, Region
+from ..rtl.neuron import DATAPATHS
+from .. import __version__
+from .config import Config, ConfigError
+
+
+__all__ = ["generate", "manifest"]
+
+
+def _layout_doc(layout):
+    return [{"name": str(k), "offset": off, "width": w, "signed": s}
+            for k, off, w, s in layouts.field_specs(layout)]
+
+
+def _ports(component):
+    ports = []
+    for path, member, _ in component.signature.flatten(component):
+        ports.append({"name": "__".join(str(p) for p in path),
+                      "direction": "input" if member.flow == wiring.In else "output",
+                      "width": member.shape.width if hasattr(member.shape, "width")
+                      else __import__("amaranth").hdl.Shape.cast(member.shape).width})
+    return ports
+
+
+def _hex(words, width):
+    digits = max(1, (width + 3) // 4)
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def manifest(config: Config, image: CoreImage, component: NeuronCore):
+    """The resolved parameters, formats and address map of a generated core (a JSON dict)."""
+    p = image.params
+    return {
+        "generator": f"spikeforge {__version__}",
+        "top": config.build.name,
+        "digest": config.digest(),
+        "config": config.to_dict(),
+        "derived": {
+            "words_per_row": p.words_per_row,
+            "acc_mem_bits": p.acc_mem_bits,
+            "neuron_bits": p.neuron_bits,
+            "axon_bits": p.axon_bits,
+            "datapath_latency": DATAPATHS[p.model].LATENCY,
+            "cycles_per_input_event": p.words_per_row,
+            "cycles_per_update": p.neurons,
+        },
+        "ports": _ports(component),
+        "layouts": {
+            "axon_event": _layout_doc(layouts.axon_event_layout(p)),
+            "spike_event": _layout_doc(layouts.spike_event_layout(p)),
+            "trace": _layout_doc(layouts.trace_layout(p)),
+            "cfg_command": _layout_doc(layouts.cfg_command_layout(p)),
+            "syn_word": _layout_doc(layouts.syn_word_layout(p)),
+            "param_word": _layout_doc(layouts.param_layout(p)),
+            "state_word": _layout_doc(layouts.state_layout(p)),
+        },
+        "address_map": {
+            "index_bits": layouts.cfg_index_bits(p),
+            "data_bits": layouts.cfg_data_bits(p),
+            "regions": {r.name: int(r) for r in Region},
+            "registers": {r.name: int(r) for r in Reg},
+        },
+        "memories": {
+            "syn": {"file": "syn.hex", "depth": p.axons * p.words_per_row,
+                    "width": layouts.syn_word_layout(p).size},
+            "param": {"file": "param.hex", "depth": p.param_rows,
+                      "width": layouts.param_layout(p).size},
+            "state": {"file": "state.hex", "depth": p.neurons,
+                      "width": layouts.state_layout(p).size},
+            **({"pidx": {"file": "pidx.hex", "depth": p.neurons, "width": p.profile_bits}}
+               if p.param_mode == "profile" else {}),
+        },
+    }
+
+
+def generate(config: Config, out_dir, image: CoreImage = None):
+    """Write ``<name>.v``, the memory images (``*.hex``, one word per line, ``$readmemh``
+    format), ``image.npz`` and ``manifest.json`` into ``out_dir``. Returns the paths."""
+    if image is None:
+        image = CoreImage(config.core)
+    elif image.params != config.core:
+        diffs = [f"{k} = {v!r} in the image, {getattr(config.core, k)!r} in the configuration"
+                 for k, v in image.params.to_dict().items() if getattr(config.core, k) != v]
+        raise ConfigError("the image does not fit the configuration: " + "; ".join(diffs))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    core = NeuronCore(image)
+    text = verilog.convert(core, name=config.build.name, emit_src=False)
+    paths = {"verilog": out / f"{config.build.name}.v"}
+    paths["verilog"].write_text(text)
+    man = manifest(config, image, core)
+    words = {"syn": image.syn_words(), "param": image.param_words(),
+             "state": image.state_words()}
+    if image.params.param_mode == "profile":
+        words["pidx"] = image.pidx_words()
+    for name, ws in words.items():
+        paths[name] = out / man["memories"][name]["file"]
+        paths[name].write_text(_hex(ws, man["memories"][name]["width"]))
+    paths["image"] = out / "image.npz"
+    image.save(paths["image"])
+    paths["manifest"] = out / "manifest.json"
+    paths["manifest"].write_text(json.dumps(man, indent=2, sort_keys=True) + "\n")
+    return paths

