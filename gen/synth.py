@@ -96,7 +96,13 @@ _BEL_CLASSES = {
 
 class SynthError(RuntimeError):
     """A synthesis tool failed, or could not be found; the message names the tool and ends
-    with the last lines of its log."""
+    with the last lines of its log. ``tool`` names the tool, ``log`` is the path of its log
+    (or ``None``)."""
+
+    def __init__(self, message, *, tool=None, log=None):
+        super().__init__(message)
+        self.tool = tool
+        self.log = None if log is None else str(log)
 
 
 @dataclass
@@ -229,7 +235,7 @@ def find_tool(env_var, default):
     if found:
         return [found]
     raise SynthError(f"{default}: not found (set {env_var}, or install the synth extra: "
-                     f"pip install -e '.[synth]')")
+                     f"pip install -e '.[synth]')", tool=default)
 
 
 def _tail(path, lines=25):
@@ -250,14 +256,15 @@ def _run(tool_name, cmd, cwd, log_name, timeout):
             f.flush()
             proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, timeout=timeout)
-    except FileNotFoundError:
-        raise SynthError(f"{tool_name}: cannot run {cmd[0]!r} (not found)") from None
+    except (FileNotFoundError, PermissionError) as e:
+        raise SynthError(f"{tool_name}: cannot run {cmd[0]!r} ({e.strerror})",
+                         tool=tool_name) from None
     except subprocess.TimeoutExpired:
         raise SynthError(f"{tool_name} timed out after {timeout} s; last lines of {log}:\n"
-                         f"{_tail(log)}") from None
+                         f"{_tail(log)}", tool=tool_name, log=log) from None
     if proc.returncode != 0:
         raise SynthError(f"{tool_name} failed (exit code {proc.returncode}); last lines of "
-                         f"{log}:\n{_tail(log)}")
+                         f"{log}:\n{_tail(log)}", tool=tool_name, log=log)
     return time.monotonic() - t0
 
 
@@ -455,8 +462,9 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
     ycmd = yosys + ["-q", "-l", "yosys.log", "synth.ys"]
     seconds["yosys"] = round(_run("yosys", ycmd, out, "yosys.out", timeout), 2)
     if not (out / "top.json").exists():
-        raise SynthError(f"yosys wrote no netlist; last lines of {out / 'yosys.log'}:\n"
-                         f"{_tail(out / 'yosys.log')}")
+        log = out / ("yosys.log" if (out / "yosys.log").exists() else "yosys.out")
+        raise SynthError(f"yosys wrote no netlist; last lines of {log}:\n{_tail(log)}",
+                         tool="yosys", log=log)
 
     pcmd = nextpnr + list(dev.nextpnr_args) + [
         "--json", "top.json", "--freq", f"{clock_mhz:g}", "--seed", str(seed),
@@ -472,7 +480,8 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
     fmax_all = report.get("fmax") or {}
     if not fmax_all:
         raise SynthError(f"nextpnr reported no Fmax; last lines of {out / 'nextpnr.log'}:\n"
-                         f"{_tail(out / 'nextpnr.log')}")
+                         f"{_tail(out / 'nextpnr.log')}", tool="nextpnr",
+                         log=out / "nextpnr.log")
     clock = _main_clock(fmax_all)
     fmax = float(fmax_all[clock].get("achieved", 0.0))
 

@@ -1,0 +1,114 @@
+"""Verilog generation, the manifest, and the command line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spikeforge.gen.cli import main
+from spikeforge.gen.config import ConfigError, loads_config
+from spikeforge.gen.verilog import generate
+from spikeforge.rtl import layouts
+from spikeforge.rtl.image import CoreImage
+from spikeforge.rtl.params import CoreParams
+from spikeforge.sim.golden import CoreModel
+from spikeforge.sim.inputs import load_inputs, save_inputs
+from spikeforge.sim.trace import Trace
+
+CONFIG = """
+[core]
+neurons = 16
+axons = 8
+lanes = 4
+param_mode = "profile"
+profiles = 4
+[core.extensions]
+refractory_bits = 2
+[build]
+name = "my_core"
+"""
+
+
+def test_generate_is_deterministic_and_complete(tmp_path):
+    cfg = loads_config(CONFIG)
+    img = CoreImage.random(cfg.core, np.random.default_rng(3))
+    a = generate(cfg, tmp_path / "a", img)
+    b = generate(cfg, tmp_path / "b", img)
+    for key in ("verilog", "syn", "param", "pidx", "state", "manifest"):
+        assert a[key].read_bytes() == b[key].read_bytes(), f"{key} differs between two runs"
+    text = a["verilog"].read_text()
+    assert "module my_core(" in text
+    man = json.loads(a["manifest"].read_text())
+    assert man["digest"] == cfg.digest()
+    assert man["config"]["core"]["refractory_bits"] == 2
+    assert man["derived"]["words_per_row"] == 4
+    port_names = {p["name"] for p in man["ports"]}
+    assert {"events__payload", "spikes__payload", "cfg__payload", "start", "done"} <= port_names
+    # every memory image holds exactly the image's words, in the layouts' packing
+    syn = [int(line, 16) for line in a["syn"].read_text().split()]
+    assert syn == img.syn_words()
+    weights = layouts.unpack(layouts.syn_word_layout(cfg.core), syn)
+    np.testing.assert_array_equal(np.stack([weights[i] for i in range(4)], 1).reshape(8, 16),
+                                  img.weights)
+    pidx = [int(line, 16) for line in a["pidx"].read_text().split()]
+    assert pidx == img.profile_index.tolist()
+
+
+def test_generate_changes_with_the_image(tmp_path):
+    cfg = loads_config(CONFIG)
+    a = generate(cfg, tmp_path / "a", CoreImage(cfg.core))
+    img = CoreImage(cfg.core, weights=np.eye(8, 16, dtype=np.int64))
+    b = generate(cfg, tmp_path / "b", img)
+    assert a["verilog"].read_text() != b["verilog"].read_text()
+
+
+def test_generate_rejects_an_image_of_another_core(tmp_path):
+    cfg = loads_config(CONFIG)
+    other = CoreImage(CoreParams(neurons=8, axons=8, lanes=4))
+    with pytest.raises(ConfigError, match=r"neurons = 8 in the image, 16 in the configuration"):
+        generate(cfg, tmp_path, other)
+
+
+def test_cli_generate_simulate_compare(tmp_path, capsys):
+    cfg_path = tmp_path / "core.toml"
+    cfg_path.write_text(CONFIG)
+    assert main(["generate", str(cfg_path), "-o", str(tmp_path / "out")]) == 0
+    cfg = loads_config(CONFIG)
+    rng = np.random.default_rng(8)
+    img = CoreImage.random(cfg.core, rng)
+    img.save(tmp_path / "img.npz")
+    inputs = [rng.integers(0, 8, 3).tolist() for _ in range(20)]
+    save_inputs(tmp_path / "in.npz", inputs)
+    assert load_inputs(tmp_path / "in.npz") == inputs
+    assert main(["simulate", str(tmp_path / "img.npz"), "--inputs", str(tmp_path / "in.npz"),
+                 "-o", str(tmp_path / "g.npz")]) == 0
+    got = Trace.load(tmp_path / "g.npz")
+    ref = CoreModel(img).run(inputs, 20)
+    np.testing.assert_array_equal(got.v, ref.v)
+    assert main(["compare", str(tmp_path / "g.npz"), str(tmp_path / "g.npz")]) == 0
+    assert "identical" in capsys.readouterr().out
+    bad = Trace(spikes=ref.spikes, u=ref.u, v=ref.v.copy(), extra=ref.extra)
+    bad.v[7, 5] += 1
+    bad.save(tmp_path / "bad.npz")
+    assert main(["compare", str(tmp_path / "g.npz"), str(tmp_path / "bad.npz")]) == 1
+    out = capsys.readouterr().out
+    assert "first divergence at step 7, core 0, neuron 5, v: expected" in out
+    assert main(["plot", str(tmp_path / "g.npz"), "-o", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_cli_reports_bad_config(tmp_path, capsys):
+    cfg_path = tmp_path / "bad.toml"
+    cfg_path.write_text("[core]\nlanes = 3\n")
+    assert main(["generate", str(cfg_path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "core.lanes = 3 is not allowed" in err
+    assert not (tmp_path / "out").exists(), "a failed generate left files behind"
+
+
+def test_demo_runs_and_matches(tmp_path, capsys):
+    assert main(["demo", "--steps", "40", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "MATCH:" in out
+    assert (tmp_path / "raster.png").exists()
+    assert (tmp_path / "verilog" / "spikeforge_core.v").exists()
