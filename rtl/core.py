@@ -1,7 +1,7 @@
 """The neuron core: N neurons time-multiplexed over memories, A input axons, dense synapses."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,7 +10,6 @@ from . import layouts
 from .image import CoreImage
 from .layouts import Reg, Region
 from .neuron import datapath_for
-from .params import CoreParams
 
 
 __all__ = ["NeuronCore"]

@@ -5,8 +5,8 @@ Each datapath takes a neuron's state, its parameters and its saturated synaptic 
 core that feeds a datapath never stalls it. ``tag`` (the neuron index) travels alongside.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import param_layout, state_layout

@@ -6,12 +6,13 @@ design), hands the cocotb bench a set of jobs (image, input spikes, stimulus opt
 returns one :class:`~spikeforge.sim.trace.Trace` per job, in the golden model's format.
 """
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,25 +77,36 @@ def emit_core_verilog(image: CoreImage, name=TOPLEVEL):
     return verilog.convert(NeuronCore(image), name=name, emit_src=False)
 
 
-def _design_dir(params: CoreParams, simulator, root):
-    """Build folder of one design on one simulator; the key is the parameters' hash."""
-    key = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-    return Path(root) / f"{simulator}-{key}"
 
 
 def build_core(params: CoreParams, simulator, root="build/sim"):
-    """Emit and compile a core for a simulator, once per design; return the build folder."""
-    from cocotb_tools.runner import get_runner
+    """Emit and compile a core for a simulator, once per design; return the build folder.
+
+    The folder is named by a hash of the Verilog text, so any change to the RTL or to the
+    parameters gets a fresh build."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator = {simulator!r} is not allowed: expected one of "
                          f"{', '.join(SIMULATORS)}")
-    bdir = _design_dir(params, simulator, root).resolve()
+    text = emit_core_verilog(CoreImage(params))
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    bdir = (Path(root) / f"{simulator}-{key}").resolve()
     stamp = bdir / "built.ok"
     if stamp.exists():
         return bdir
     bdir.mkdir(parents=True, exist_ok=True)
+    # parallel test workers may ask for the same design: one builds, the others wait
+    with open(bdir / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists():
+            _build(text, simulator, bdir)
+            stamp.write_text("ok\n")
+    return bdir
+
+
+def _build(text, simulator, bdir):
+    from cocotb_tools.runner import get_runner
     vfile = bdir / f"{TOPLEVEL}.v"
-    vfile.write_text(emit_core_verilog(CoreImage(params)))
+    vfile.write_text(text)
     env = simulator_env()
     old = dict(os.environ)
     os.environ.update(env)
@@ -110,11 +122,9 @@ def build_core(params: CoreParams, simulator, root="build/sim"):
     finally:
         os.environ.clear()
         os.environ.update(old)
-    stamp.write_text("ok\n")
-    return bdir
 
 
-def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False, timeout_s=None):
+def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False):
     """Run one or more jobs on one design in a single simulator process.
 
     Parameters

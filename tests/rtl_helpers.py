@@ -2,12 +2,11 @@
 
 import os
 
-import numpy as np
 
 from spikeforge.rtl.image import CoreImage
 from spikeforge.rtl.params import CoreParams
 from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.runner import Stimulus, run_core_rtl
+from spikeforge.sim.runner import run_core_rtl
 from spikeforge.sim.trace import first_divergence
 
 SIMULATORS = ("verilator", "icarus")
