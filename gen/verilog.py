@@ -7,6 +7,7 @@ same bytes, so builds can be diffed and cached.
 import json
 from pathlib import Path
 
+import numpy as np
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
@@ -90,13 +91,27 @@ def manifest(config: Config, image: CoreImage, component: NeuronCore):
 
 def generate(config: Config, out_dir, image: CoreImage = None):
     """Write ``<name>.v``, the memory images (``*.hex``, one word per line, ``$readmemh``
-    format), ``image.npz`` and ``manifest.json`` into ``out_dir``. Returns the paths."""
+    format), ``image.npz`` and ``manifest.json`` into ``out_dir``. Returns the paths.
+
+    A core with ``syn_memory = "ice40_spram"`` cannot have its weights baked in (SPRAM has no
+    initial contents): the image's weights must be all zero, and the weights are written
+    through the ``cfg`` port after configuration. Anything else raises :class:`ConfigError`.
+    """
     if image is None:
         image = CoreImage(config.core)
     elif image.params != config.core:
         diffs = [f"{k} = {v!r} in the image, {getattr(config.core, k)!r} in the configuration"
                  for k, v in image.params.to_dict().items() if getattr(config.core, k) != v]
         raise ConfigError("the image does not fit the configuration: " + "; ".join(diffs))
+    if image.params.syn_memory == "ice40_spram" and image.weights.any():
+        nonzero = np.argwhere(image.weights)
+        axon, neuron = (int(x) for x in nonzero[0])
+        raise ConfigError(
+            f"core.syn_memory = 'ice40_spram' cannot hold initial weights, but the image has "
+            f"{len(nonzero)} non-zero weights (the first: weights[{axon}, {neuron}] = "
+            f"{int(image.weights[axon, neuron])}): SPRAM has no initial contents. Generate "
+            f"with an all-zero weight image and write the weights through the cfg port "
+            f"(region SYN), or use core.syn_memory = 'block'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     core = NeuronCore(image)

@@ -1,7 +1,7 @@
 """The neuron core: N neurons time-multiplexed over memories, A input axons, dense synapses."""
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -9,7 +9,8 @@ from amaranth.lib.wiring import In, Out
 from . import layouts
 from .image import CoreImage
 from .layouts import Reg, Region
-from .neuron import datapath_for
+from .neuron import datapath_for, sat_signed
+from .synapse_ram import SynapseRam
 
 
 __all__ = ["NeuronCore"]
@@ -51,7 +52,7 @@ class NeuronCore(wiring.Component):
         accepted while idle, when no event is in progress. A command whose index is out of
         its region's range sets ``STATUS`` bit 2 and changes nothing (a read returns 0).
     cfg_rdata : Out(stream.Signature(cfg_data_bits))
-        One word per read command, in order. Read latency: 2 clocks.
+        One word per read command, in order. Read latency: 3 clocks.
     trace : Out(trace signature)
         ``trace.valid`` marks one record per neuron per step: its state after the update and
         its spike bit (only if ``params.trace_port``).
@@ -93,15 +94,13 @@ class NeuronCore(wiring.Component):
         acc_lay = layouts.acc_word_layout(p)
         par_lay = layouts.param_layout(p)
         st_lay = layouts.state_layout(p)
-        m.submodules.syn_mem = syn_mem = Memory(shape=syn_lay, depth=A * W,
-                                                init=[syn_lay.from_bits(w) for w in img.syn_words()])
+        m.submodules.syn_mem = syn_mem = SynapseRam(p, img.syn_words())
         m.submodules.acc_mem = acc_mem = Memory(shape=acc_lay, depth=p.max_delay * W, init=[])
         m.submodules.par_mem = par_mem = Memory(shape=par_lay, depth=p.param_rows,
                                                 init=[par_lay.from_bits(w) for w in img.param_words()])
         m.submodules.st_mem = st_mem = Memory(shape=st_lay, depth=N, init=[st_lay.from_bits(w) for w in img.state_words()])
-        syn_rd, syn_wr = syn_mem.read_port(), syn_mem.write_port()
         acc_wr = acc_mem.write_port()
-        acc_rd = acc_mem.read_port(transparent_for=(acc_wr,))
+        acc_rd = acc_mem.read_port()
         par_rd, par_wr = par_mem.read_port(), par_mem.write_port()
         st_rd, st_wr = st_mem.read_port(), st_mem.write_port()
         profile = p.param_mode == "profile"
@@ -129,18 +128,20 @@ class NeuronCore(wiring.Component):
         ev_busy = Signal()          # an event's row is being streamed
         int_valid = Signal()        # integration write-back stage holds a word
         rd_pending = Signal()       # a configuration read is being answered
-        integrator_idle = ~ev_busy & ~int_valid
+        int_busy = Signal()         # a word is in integration stages 1..3
+        cooldown = Signal(2)        # clocks before the next event may start (N/lanes < 3)
+        integrator_idle = ~ev_busy & ~int_busy & ~int_valid
         core_idle = ~start_pending & ~updating & ~finishing
         m.d.comb += self.idle.eq(core_idle & ~rd_pending)
 
         # --- configuration command decode -------------------------------------------------
         cmd = self.cfg.payload
         region, index = cmd.addr.region, cmd.addr.index
-        depths = {Region.REG: len(Reg), Region.SYN: A * W, Region.PARAM: p.param_rows,
-                  Region.PIDX: N if profile else 0, Region.STATE: N}
         in_range = Signal()
         with m.Switch(region):
-            for r, depth in depths.items():
+            for r, depth in layouts.region_depths(p).items():
+                if not depth:
+                    continue
                 with m.Case(r):
                     m.d.comb += in_range.eq(index < depth)
         m.d.comb += self.cfg.ready.eq(core_idle & integrator_idle & ~rd_pending)
@@ -155,7 +156,7 @@ class NeuronCore(wiring.Component):
         word = Signal(range(W))
         last_word = word == W - 1
         m.d.comb += self.events.ready.eq(core_idle & ~rd_pending & ~self.cfg.valid &
-                                         (~ev_busy | last_word))
+                                         (~ev_busy | last_word) & (cooldown == 0))
         ev_take = self.events.valid & self.events.ready
         ev_good = (ev.axon < A) & (ev.delay < p.max_delay)
         slot_sum = cur_slot + ev.delay
@@ -175,8 +176,26 @@ class NeuronCore(wiring.Component):
             with m.Else():
                 m.d.sync += status[1].eq(1)
 
-        int_addr = Signal.like(acc_ptr)
-        m.d.sync += [int_valid.eq(ev_busy), int_addr.eq(acc_ptr)]
+        # integration pipeline, one accumulator word per clock:
+        #   stage 0 reads the synapse word;       stage 1 registers it;
+        #   stage 2 shifts it by w_exp and reads the accumulator word;
+        #   stage 3 registers the accumulator word; stage 4 adds and writes it back.
+        # A word is read in stage 2 and written in stage 4, so the next event may touch the
+        # same word only 3 clocks after this one started: with N/lanes >= 3 that is always
+        # so; smaller cores wait ``cooldown`` clocks between events.
+        s_valid = [Signal(name=f"int_v{k}") for k in range(1, 5)]
+        s_addr = [Signal.like(acc_ptr, name=f"int_addr{k}") for k in range(1, 5)]
+        m.d.sync += [s_valid[0].eq(ev_busy), s_addr[0].eq(acc_ptr)]
+        for k in range(1, 4):
+            m.d.sync += [s_valid[k].eq(s_valid[k - 1]), s_addr[k].eq(s_addr[k - 1])]
+        m.d.comb += [int_busy.eq(s_valid[0] | s_valid[1] | s_valid[2]),
+                     int_valid.eq(s_valid[3])]
+        int_read_addr, int_addr = s_addr[1], s_addr[3]
+        if W < 3:
+            with m.If(ev_take & ev_good):
+                m.d.sync += cooldown.eq(2)      # next take 3 clocks after this one
+            with m.Elif(cooldown != 0):
+                m.d.sync += cooldown.eq(cooldown - 1)
 
         # --- neuron update: read stage ----------------------------------------------------
         n = Signal(range(N))
@@ -197,21 +216,21 @@ class NeuronCore(wiring.Component):
 
         # --- address and data multiplexing of the memory ports ----------------------------
         m.d.comb += [
-            syn_rd.addr.eq(syn_ptr), syn_wr.addr.eq(syn_ptr),
-            acc_rd.addr.eq(Mux(rv0, slot_base + (n0 >> lane_bits), acc_ptr)),
+            syn_mem.addr.eq(syn_ptr),
+            acc_rd.addr.eq(Mux(rv0, slot_base + (n0 >> lane_bits), int_read_addr)),
             par_rd.addr.eq(n0 if not profile else pidx_rd.data),
             st_rd.addr.eq(n0),
         ]
         with m.If(self.cfg.valid & core_idle & integrator_idle):
             # the configuration port owns the address lines (nothing else runs when idle)
-            m.d.comb += [syn_rd.addr.eq(index), syn_wr.addr.eq(index),
+            m.d.comb += [syn_mem.addr.eq(index),
                          par_rd.addr.eq(index), st_rd.addr.eq(index)]
             if profile:
                 m.d.comb += pidx_rd.addr.eq(index)
         m.d.comb += [
-            syn_wr.data.eq(cmd.data), par_wr.data.eq(cmd.data),
+            syn_mem.w_data.eq(cmd.data), par_wr.data.eq(cmd.data),
             par_wr.addr.eq(index),
-            syn_wr.en.eq(cfg_wr & (region == Region.SYN)),
+            syn_mem.w_en.eq(cfg_wr & (region == Region.SYN)),
             par_wr.en.eq(cfg_wr & (region == Region.PARAM)),
         ]
         if profile:
@@ -219,9 +238,15 @@ class NeuronCore(wiring.Component):
                          pidx_wr.en.eq(cfg_wr & (region == Region.PIDX))]
 
         # accumulator write: integration (add a row of weights) or update (clear after use)
+        syn_q = Signal(syn_lay, reset_less=True)
+        shifted = Signal(data.ArrayLayout(signed(p.weight_bits + 7), L), reset_less=True)
+        shifted_q = Signal.like(shifted, reset_less=True)
+        acc_q = Signal(acc_lay, reset_less=True)
         acc_sum = Signal(acc_lay)
+        m.d.sync += [syn_q.eq(syn_mem.r_data), shifted_q.eq(shifted), acc_q.eq(acc_rd.data)]
         for lane in range(L):
-            m.d.comb += acc_sum[lane].eq(acc_rd.data[lane] + (syn_rd.data[lane] << w_exp))
+            m.d.sync += shifted[lane].eq(syn_q[lane] << w_exp)
+            m.d.comb += acc_sum[lane].eq(acc_q[lane] + shifted_q[lane])
         lane1 = n1[:lane_bits] if lane_bits else Const(0, 1)
         clear = rv1 & (lane1 == L - 1)
         with m.If(int_valid):
@@ -232,15 +257,34 @@ class NeuronCore(wiring.Component):
 
         # --- neuron update: datapath ------------------------------------------------------
         m.submodules.datapath = dp = datapath_for(p)
-        acc_lanes = Array(acc_rd.data[lane] for lane in range(L))
-        acc_val = acc_lanes[lane1]
-        lo, hi = -(1 << (p.acc_bits - 1)), (1 << (p.acc_bits - 1)) - 1
+        # R0: memory outputs registered (the accumulator word is acc_q, shared with the
+        # integration pipeline); R1: accumulator lane selected
+        r0_valid, r0_tag = Signal(), Signal.like(n1)
+        r0_state = Signal(st_lay, reset_less=True)
+        r0_params = Signal(par_lay, reset_less=True)
+        m.d.sync += [r0_valid.eq(rv1), r0_tag.eq(n1), r0_state.eq(st_rd.data),
+                     r0_params.eq(par_rd.data)]
+        acc_lanes = Array(acc_q[lane] for lane in range(L))
+        lane0 = r0_tag[:lane_bits] if lane_bits else Const(0, 1)
+        r1_valid, r1_tag = Signal(), Signal.like(n1)
+        r1_state = Signal(st_lay, reset_less=True)
+        r1_params = Signal(par_lay, reset_less=True)
+        r1_acc = Signal(signed(p.acc_mem_bits), reset_less=True)
+        m.d.sync += [r1_valid.eq(r0_valid), r1_tag.eq(r0_tag), r1_state.eq(r0_state),
+                     r1_params.eq(r0_params), r1_acc.eq(acc_lanes[lane0])]
+        # R2: the input sum saturated once to acc_bits
+        r2_valid, r2_tag = Signal(), Signal.like(n1)
+        r2_state = Signal(st_lay, reset_less=True)
+        r2_params = Signal(par_lay, reset_less=True)
+        r2_a_in = Signal(signed(p.acc_bits), reset_less=True)
+        m.d.sync += [r2_valid.eq(r1_valid), r2_tag.eq(r1_tag), r2_state.eq(r1_state),
+                     r2_params.eq(r1_params), r2_a_in.eq(sat_signed(r1_acc, p.acc_bits))]
         m.d.comb += [
-            dp.i_valid.eq(rv1),
-            dp.i_tag.eq(n1),
-            dp.i_state.eq(st_rd.data),
-            dp.i_params.eq(par_rd.data),
-            dp.i_a_in.eq(Mux(acc_val > hi, hi, Mux(acc_val < lo, lo, acc_val))),
+            dp.i_valid.eq(r2_valid),
+            dp.i_tag.eq(r2_tag),
+            dp.i_state.eq(r2_state),
+            dp.i_params.eq(r2_params),
+            dp.i_a_in.eq(r2_a_in),
         ]
 
         # write-back: the datapath's result, or a configuration write
@@ -274,7 +318,7 @@ class NeuronCore(wiring.Component):
         # --- step sequencing --------------------------------------------------------------
         last_out = Signal()
         m.d.comb += last_out.eq(dp.o_valid & (dp.o_tag == N - 1))
-        busy = ev_busy | int_valid | start_pending | updating | finishing
+        busy = ev_busy | int_busy | int_valid | start_pending | updating | finishing
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
         with m.If(self.start & self.idle):
@@ -318,14 +362,21 @@ class NeuronCore(wiring.Component):
         rd_region = Signal(3)
         rd_ok = Signal()
         rd_reg = Signal(32)
-        rd_fresh = Signal()         # the read port data belongs to the command of last clock
+        rd_fresh = Signal()         # clock 1 after a read command: the RAM output is valid
+        rd_fresh2 = Signal()        # clock 2: its registered copy is valid
         resp = Signal(layouts.cfg_data_bits(p))
         resp_valid = Signal()
+        if profile:
+            pidx_q = Signal.like(pidx_rd.data, reset_less=True)
+            m.d.sync += pidx_q.eq(pidx_rd.data)
         with m.If(cfg_rd):
             m.d.sync += [rd_pending.eq(1), rd_fresh.eq(1), rd_region.eq(region),
                          rd_ok.eq(in_range), rd_reg.eq(reg_val)]
+        m.d.sync += rd_fresh2.eq(rd_fresh)
         with m.If(rd_fresh):
-            m.d.sync += [rd_fresh.eq(0), resp_valid.eq(1)]
+            m.d.sync += rd_fresh.eq(0)
+        with m.If(rd_fresh2):
+            m.d.sync += resp_valid.eq(1)
             with m.If(~rd_ok):
                 m.d.sync += resp.eq(0)
             with m.Else():
@@ -333,14 +384,14 @@ class NeuronCore(wiring.Component):
                     with m.Case(Region.REG):
                         m.d.sync += resp.eq(rd_reg)
                     with m.Case(Region.SYN):
-                        m.d.sync += resp.eq(syn_rd.data)
+                        m.d.sync += resp.eq(syn_q)
                     with m.Case(Region.PARAM):
-                        m.d.sync += resp.eq(par_rd.data)
+                        m.d.sync += resp.eq(r0_params)
                     with m.Case(Region.STATE):
-                        m.d.sync += resp.eq(st_rd.data)
+                        m.d.sync += resp.eq(r0_state)
                     if profile:
                         with m.Case(Region.PIDX):
-                            m.d.sync += resp.eq(pidx_rd.data)
+                            m.d.sync += resp.eq(pidx_q)
                     with m.Default():
                         m.d.sync += resp.eq(0)
         m.d.comb += [self.cfg_rdata.valid.eq(resp_valid), self.cfg_rdata.payload.eq(resp)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .params import CoreParams, ParamError, W_EXP_MAX, check_int
+from .params import CoreParams, ParamError, STDP_REG_NAMES, W_EXP_MAX, check_int
 from . import layouts
 
 
@@ -57,6 +57,19 @@ class CoreImage:
         The profile of each neuron (``"profile"`` mode; all zero otherwise).
     state : dict of ndarray, each of shape (N,)
         Initial state (see ``CoreParams.state_ranges``).
+    stdp : dict of int
+        ``learning`` only: the per-core STDP registers (``CoreParams.stdp_ranges``; a missing
+        one takes its ``CoreParams.stdp_defaults`` value; ``w_min <= w_max``). Empty without
+        ``learning``.
+    plastic : ndarray, shape (A,)
+        ``learning`` only: 1 if the axon's synapses learn, else 0 (default all 1).
+    x : ndarray, shape (A,)
+        ``learning`` only: initial pre-synaptic trace of each axon, 0..x_max (default 0).
+    y : ndarray, shape (N,)
+        ``learning`` only: initial post-synaptic trace of each neuron, 0..x_max (default 0).
+
+    Without ``learning`` ``stdp`` is ``{}`` and ``plastic``, ``x``, ``y`` are empty arrays;
+    giving any of them a value is an :class:`ImageError`.
     """
     params: CoreParams
     weights: np.ndarray = None
@@ -64,6 +77,10 @@ class CoreImage:
     neuron_params: dict = field(default_factory=dict)
     profile_index: np.ndarray = None
     state: dict = field(default_factory=dict)
+    stdp: dict = field(default_factory=dict)
+    plastic: np.ndarray = None
+    x: np.ndarray = None
+    y: np.ndarray = None
 
     def __post_init__(self):
         p = self.params
@@ -112,6 +129,54 @@ class CoreImage:
             _check_range(f"state[{name!r}]", a, lo, hi)
             st[name] = a.copy()
         self.state = st
+        self._check_stdp()
+
+    def _check_stdp(self):
+        p = self.params
+        A, N = p.axons, p.neurons
+        if not p.learning:
+            if self.stdp is None:
+                self.stdp = {}
+            if self.stdp:
+                raise ImageError(f"stdp = {dict(self.stdp)!r} is given but params.learning is "
+                                 f"False: the core has no STDP engine")
+            for name in ("plastic", "x", "y"):
+                v = getattr(self, name)
+                if v is not None and np.size(v):
+                    raise ImageError(f"{name} is given but params.learning is False: the core "
+                                     f"has no STDP engine")
+                setattr(self, name, np.zeros(0, np.int64))
+            return
+        if not isinstance(self.stdp, dict):
+            raise ImageError(f"stdp must be a dict of register values, not "
+                             f"{type(self.stdp).__name__}")
+        ranges = p.stdp_ranges()
+        unknown = set(self.stdp) - set(ranges)
+        if unknown:
+            raise ImageError(f"STDP register {sorted(unknown)[0]!r} does not exist: expected "
+                             f"{', '.join(ranges)}")
+        regs = {**p.stdp_defaults(), **self.stdp}
+        for name in STDP_REG_NAMES:
+            v = regs[name]
+            if isinstance(v, np.integer):
+                v = int(v)
+            try:
+                regs[name] = check_int(f"stdp[{name!r}]", v, *ranges[name])
+            except ParamError as e:
+                raise ImageError(str(e)) from None
+        if regs["w_min"] > regs["w_max"]:
+            raise ImageError(f"stdp['w_min'] = {regs['w_min']} is greater than stdp['w_max'] = "
+                             f"{regs['w_max']}: expected w_min <= w_max")
+        self.stdp = regs
+        x_max = p.trace_max
+        for name, n, default, hi in (("plastic", A, 1, 1), ("x", A, 0, x_max),
+                                     ("y", N, 0, x_max)):
+            v = getattr(self, name)
+            v = default if v is None else v
+            a = np.broadcast_to(np.asarray(v), (n,)) if np.ndim(v) == 0 else v
+            a = _as_int_array(name, a, (n,))
+            _check_range(name, a, 0, hi)
+            setattr(self, name, a.copy())
 
     # --- per-neuron view ------------------------------------------------------------------
 
@@ -137,6 +202,24 @@ class CoreImage:
     def state_words(self):
         return layouts.pack(layouts.state_layout(self.params), self.state)
 
+    def xtrace_words(self):
+        """Words of :attr:`~spikeforge.rtl.layouts.Region.XTRACE` (``learning`` only)."""
+        return layouts.pack(layouts.xtrace_layout(self.params), {"x": self.x, "plastic": self.plastic})
+
+    def ytrace_words(self):
+        """Words of :attr:`~spikeforge.rtl.layouts.Region.YTRACE` (``learning`` only)."""
+        return layouts.pack(layouts.ytrace_layout(self.params), {"y": self.y})
+
+    def stdp_reg_words(self):
+        """``{Reg: data word}`` of the STDP registers (``learning`` only; empty otherwise):
+        values as in :attr:`stdp`, ``W_MIN``/``W_MAX`` in two's complement of ``weight_bits``."""
+        out = {}
+        for name, reg in layouts.STDP_REGS.items():
+            if name not in self.stdp:
+                continue
+            out[reg] = int(self.stdp[name]) & ((1 << layouts.reg_shape(self.params, reg).width) - 1)
+        return out
+
     # --- files -----------------------------------------------------------------------------
 
     def save(self, path):
@@ -146,6 +229,8 @@ class CoreImage:
                   "w_exp": np.int64(self.w_exp)}
         arrays.update({f"param.{k}": v for k, v in self.neuron_params.items()})
         arrays.update({f"state.{k}": v for k, v in self.state.items()})
+        arrays.update({f"stdp.{k}": np.int64(v) for k, v in self.stdp.items()})
+        arrays.update({"plastic": self.plastic, "xtrace": self.x, "ytrace": self.y})
         np.savez(path, params=json.dumps(self.params.to_dict()), **arrays)
 
     @classmethod
@@ -163,6 +248,10 @@ class CoreImage:
                 neuron_params={k[6:]: z[k] for k in z.files if k.startswith("param.")},
                 profile_index=z["profile_index"],
                 state={k[6:]: z[k] for k in z.files if k.startswith("state.")},
+                stdp={k[5:]: int(z[k]) for k in z.files if k.startswith("stdp.")},
+                plastic=z["plastic"] if "plastic" in z.files else None,
+                x=z["xtrace"] if "xtrace" in z.files else None,
+                y=z["ytrace"] if "ytrace" in z.files else None,
             )
 
     @classmethod
@@ -176,5 +265,14 @@ class CoreImage:
                 for k, (a, b) in p.param_ranges().items()}
         st = {k: rng.integers(a, b + 1, size=p.neurons) for k, (a, b) in p.state_ranges().items()}
         pidx = rng.integers(0, p.profiles, size=p.neurons) if p.param_mode == "profile" else None
-        return cls(params=p, weights=w, w_exp=int(rng.integers(0, W_EXP_MAX + 1)),
-                   neuron_params=npar, profile_index=pidx, state=st)
+        w_exp = int(rng.integers(0, W_EXP_MAX + 1))
+        stdp, plastic, x, y = {}, None, None, None
+        if p.learning:                     # drawn last: images without learning are unchanged
+            stdp = {k: int(rng.integers(a, b + 1)) for k, (a, b) in p.stdp_ranges().items()}
+            if stdp["w_min"] > stdp["w_max"]:
+                stdp["w_min"], stdp["w_max"] = stdp["w_max"], stdp["w_min"]
+            plastic = rng.integers(0, 2, size=p.axons)
+            x = rng.integers(0, p.trace_max + 1, size=p.axons)
+            y = rng.integers(0, p.trace_max + 1, size=p.neurons)
+        return cls(params=p, weights=w, w_exp=w_exp, neuron_params=npar, profile_index=pidx,
+                   state=st, stdp=stdp, plastic=plastic, x=x, y=y)

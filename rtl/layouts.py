@@ -11,13 +11,14 @@ import numpy as np
 from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data
 
-from .params import CoreParams
+from .params import CoreParams, STDP_REG_NAMES
 
 
 __all__ = [
     "axon_event_layout", "spike_event_layout", "trace_layout",
     "param_layout", "state_layout", "syn_word_layout", "acc_word_layout",
-    "cfg_command_layout", "Region", "Reg", "cfg_index_bits", "cfg_data_bits", "cfg_address",
+    "cfg_command_layout", "Region", "Reg", "region_depths", "cfg_index_bits", "cfg_data_bits", "cfg_address",
+    "xtrace_layout", "ytrace_layout", "BASE_REGS", "STDP_REGS", "core_regs", "reg_shape",
     "pack", "unpack", "field_specs",
 ]
 
@@ -95,6 +96,8 @@ class Region(enum.IntEnum):
     PARAM = 2   #: parameter rows, index neuron (``"neuron"`` mode) or profile
     PIDX = 3    #: profile index of each neuron (``"profile"`` mode only)
     STATE = 4   #: neuron state rows, index neuron
+    XTRACE = 5  #: ``learning`` only: pre trace and plastic bit of each axon, see :func:`xtrace_layout`
+    YTRACE = 6  #: ``learning`` only: post trace of each neuron, see :func:`ytrace_layout`
 
 
 class Reg(enum.IntEnum):
@@ -106,24 +109,82 @@ class Reg(enum.IntEnum):
     LAST_EVENTS = 4   #: read-only: input events accepted for the last step
     LAST_SPIKES = 5   #: read-only: spikes emitted at the last step
     PENDING = 6       #: read-only: input events accepted for the step not yet computed
+    # STDP registers (SPEC §3.5, docs/stdp.md), present only when ``learning``; unsigned
+    # unless marked, each in the range of ``CoreParams.stdp_ranges()``.
+    LEARN_EN = 7      #: learning enable, 0/1 (0: traces still evolve, weights frozen)
+    K_PRE = 8         #: pre-trace decay shift, 0..7
+    K_POST = 9        #: post-trace decay shift, 0..7
+    IMP_PRE = 10      #: pre-trace impulse, 0..x_max
+    IMP_POST = 11     #: post-trace impulse, 0..x_max
+    A_PLUS = 12       #: LTP amplitude, 0..255
+    A_MINUS = 13      #: LTD amplitude, 0..255
+    S_PLUS = 14       #: LTP shift, 0..15
+    S_MINUS = 15      #: LTD shift, 0..15
+    W_MIN = 16        #: lower weight bound, two's complement in ``weight_bits``
+    W_MAX = 17        #: upper weight bound, two's complement in ``weight_bits``
 
 
-def _region_depths(p: CoreParams):
+#: Registers every core has.
+BASE_REGS = (Reg.W_EXP, Reg.STEP, Reg.STATUS, Reg.LAST_CYCLES, Reg.LAST_EVENTS,
+             Reg.LAST_SPIKES, Reg.PENDING)
+#: STDP registers by name of ``CoreImage.stdp`` / ``CoreParams.stdp_ranges()``.
+STDP_REGS = {name: Reg[name.upper()] for name in STDP_REG_NAMES}
+
+
+def core_regs(p: CoreParams):
+    """The registers this core has, in address order: :data:`BASE_REGS`, then the STDP
+    registers when ``p.learning``. The REG region's depth is their number, so a core without
+    learning has exactly the register map it had before STDP existed."""
+    return BASE_REGS + (tuple(STDP_REGS.values()) if p.learning else ())
+
+
+def reg_shape(p: CoreParams, reg):
+    """Shape of an STDP register's value in its (zero-extended) data word: ``W_MIN``/``W_MAX``
+    are ``signed(weight_bits)`` (two's complement), the others unsigned, as wide as their
+    largest value."""
+    reg = Reg(reg)
+    if reg in (Reg.W_MIN, Reg.W_MAX):
+        return signed(p.weight_bits)
+    names = {r: n for n, r in STDP_REGS.items()}
+    if reg not in names:
+        raise ValueError(f"register {reg.name} is not an STDP register")
+    return unsigned(max(1, p.stdp_ranges()[names[reg]][1].bit_length()))
+
+
+def xtrace_layout(p: CoreParams):
+    """One word of :attr:`Region.XTRACE` (index axon): the pre trace ``x`` (unsigned
+    ``trace_bits``) and, above it, the axon's ``plastic`` bit."""
+    return data.StructLayout({"x": unsigned(p.trace_bits), "plastic": unsigned(1)})
+
+
+def ytrace_layout(p: CoreParams):
+    """One word of :attr:`Region.YTRACE` (index neuron): the post trace ``y`` (unsigned
+    ``trace_bits``)."""
+    return data.StructLayout({"y": unsigned(p.trace_bits)})
+
+
+def region_depths(p: CoreParams):
+    """The number of words of each :class:`Region` in this core (0: the region is absent)."""
     return {
-        Region.REG: len(Reg),
+        Region.REG: len(core_regs(p)),
         Region.SYN: p.axons * p.words_per_row,
         Region.PARAM: p.param_rows,
         Region.PIDX: p.neurons if p.param_mode == "profile" else 0,
         Region.STATE: p.neurons,
+        Region.XTRACE: p.axons if p.learning else 0,
+        Region.YTRACE: p.neurons if p.learning else 0,
     }
 
 
 def cfg_index_bits(p: CoreParams):
-    return max(1, max(d - 1 for d in _region_depths(p).values()).bit_length())
+    return max(1, max(d - 1 for d in region_depths(p).values()).bit_length())
 
 
 def cfg_data_bits(p: CoreParams):
-    return max(32, syn_word_layout(p).size, param_layout(p).size, state_layout(p).size)
+    sizes = [syn_word_layout(p).size, param_layout(p).size, state_layout(p).size]
+    if p.learning:
+        sizes += [xtrace_layout(p).size, ytrace_layout(p).size]
+    return max(32, *sizes)
 
 
 def cfg_command_layout(p: CoreParams):
@@ -140,7 +201,7 @@ def cfg_command_layout(p: CoreParams):
 
 def cfg_address(p: CoreParams, region, index):
     """The ``addr`` value of a command, checked against the region's depth."""
-    depth = _region_depths(p)[Region(region)]
+    depth = region_depths(p)[Region(region)]
     if not 0 <= index < depth:
         raise IndexError(f"index {index} is out of range for region {Region(region).name}: "
                          f"allowed 0..{depth - 1}")

@@ -5,7 +5,7 @@ Each datapath takes a neuron's state, its parameters and its saturated synaptic 
 core that feeds a datapath never stalls it. ``tag`` (the neuron index) travels alongside.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,11 +13,22 @@ from .layouts import param_layout, state_layout
 from .params import CoreParams, V_MAX
 
 
-__all__ = ["CubaDatapath", "ShiftDatapath", "DATAPATHS", "datapath_for"]
+__all__ = ["CubaDatapath", "ShiftDatapath", "DATAPATHS", "datapath_for", "sat_signed"]
 
 
-def _sat(x, lo, hi):
-    return Mux(x > hi, hi, Mux(x < lo, lo, x))
+def sat_signed(x, width):
+    """Saturate ``x`` to a signed ``width``-bit value.
+
+    Overflow is found from the bits above the sign bit (all equal to it, or not): a few LUT
+    levels, no carry chain.
+    """
+    x = x.as_signed()
+    if len(x) <= width:
+        return x
+    top = x[width - 1:]
+    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return Mux(fits, x[:width].as_signed(), Mux(x[-1], lo, hi))
 
 
 class _Datapath(wiring.Component):
@@ -64,76 +75,96 @@ class _Datapath(wiring.Component):
         m.d.comb += [self.o_valid.eq(valid), self.o_tag.eq(tag)]
 
 
+class _Stages:
+    """Helpers that add registered pipeline stages to a module."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def stage(self, name, shape, value):
+        s = Signal(shape, name=name, reset_less=True)
+        self.m.d.sync += s.eq(value)
+        return s
+
+    def delay(self, sig, n, name):
+        for k in range(n):
+            sig = self.stage(f"{name}_d{k}", sig.shape(), sig)
+        return sig
+
+
 class CubaDatapath(_Datapath):
     """The ``cuba`` update of SPEC §3.3 with the refractory, subtractive-reset and v-floor
     extensions (each generated only when its ``CoreParams`` flag asks for it).
 
-    Latency: 7 clocks.
+    Each 24 x 13-bit multiply is split into two 12 x 13-bit partial products (one DSP block
+    each on iCE40 and ECP5) summed in the next stage. Latency: 8 clocks.
     """
-    LATENCY = 7
+    LATENCY = 8
 
     def elaborate(self, platform):
         m = Module()
         p = self._p
         st, pr = self.i_state, self.i_params
         self._carry(m, self.LATENCY)
+        S = _Stages(m)
+        stage, delay = S.stage, S.delay
 
-        def stage(name, shape, value, domain="sync"):
-            s = Signal(shape, name=name)
-            m.d.sync += s.eq(value)
-            return s
-
-        def delay(sig, n, name):
-            for k in range(n):
-                sig = stage(f"{name}_d{k}", sig.shape(), sig)
-            return sig
-
-        # stage 1: multiplies (DSP friendly: registered operands, registered product)
-        pu1 = stage("pu1", signed(38), st.u * (4095 - pr.du))
-        pv1 = stage("pv1", signed(38), st.v * (4096 - pr.dv))
+        # stage 1: decay factors, bias, scaled input; operands registered for the DSPs
+        fu1 = stage("fu1", unsigned(13), 4095 - pr.du)
+        fv1 = stage("fv1", unsigned(13), 4096 - pr.dv)
+        u1 = stage("u1", signed(24), st.u)
+        v1 = stage("v1", signed(24), st.v)
         bias1 = stage("bias1", signed(21), pr.bias_mant << pr.bias_exp)
         ain1 = stage("ain1", signed(p.acc_bits + 6), self.i_a_in << 6)
-        # stage 2: products registered again (partial-product adders get a whole clock)
-        pu2 = stage("pu2", signed(38), pu1)
-        pv2 = stage("pv2", signed(38), pv1)
+        # stage 2: partial products x = xh * 2^12 + xl (xh signed, xl unsigned)
+        puh2 = stage("puh2", signed(26), u1[12:].as_signed() * fu1)
+        pul2 = stage("pul2", unsigned(25), u1[:12] * fu1)
+        pvh2 = stage("pvh2", signed(26), v1[12:].as_signed() * fv1)
+        pvl2 = stage("pvl2", unsigned(25), v1[:12] * fv1)
         bias2 = stage("bias2", signed(21), bias1)
         ain2 = stage("ain2", signed(p.acc_bits + 6), ain1)
-        # stage 3: truncation toward zero: (x + 4095) >> 12 for negative x
-        tu3 = stage("tu3", signed(26), (pu2 + Mux(pu2 < 0, 4095, 0)) >> 12)
-        tv3 = stage("tv3", signed(26), (pv2 + Mux(pv2 < 0, 4095, 0)) >> 12)
+        # stage 3: full products
+        pu3 = stage("pu3", signed(38), (puh2 << 12) + pul2)
+        pv3 = stage("pv3", signed(38), (pvh2 << 12) + pvl2)
         bias3 = stage("bias3", signed(21), bias2)
         ain3 = stage("ain3", signed(p.acc_bits + 6), ain2)
-        # stage 4: new u (a 24-bit signal: assignment wraps), partial v
-        u4 = stage("u4", signed(24), tu3 + ain3)
-        vb4 = stage("vb4", signed(27), tv3 + bias3)
-        # stage 5: v' before clamping
-        u5 = stage("u5", signed(24), u4)
-        vs5 = stage("vs5", signed(28), vb4 + u4)
-        # stage 6: clamp to +-V_MAX, then the optional floor
-        vc = _sat(vs5, -V_MAX, V_MAX)
-        if p.v_floor:
-            floor = delay(pr.v_floor, 5, "floor")
-            vc = Mux(vc < floor, floor, vc)
+        # stage 4: truncation toward zero: (x + 4095) >> 12 for negative x
+        tu4 = stage("tu4", signed(26), (pu3 + Mux(pu3[-1], 4095, 0)) >> 12)
+        tv4 = stage("tv4", signed(26), (pv3 + Mux(pv3[-1], 4095, 0)) >> 12)
+        bias4 = stage("bias4", signed(21), bias3)
+        ain4 = stage("ain4", signed(p.acc_bits + 6), ain3)
+        # stage 5: new u (a 24-bit signal: the assignment wraps), partial v
+        u5 = stage("u5", signed(24), tu4 + ain4)
+        vb5 = stage("vb5", signed(27), tv4 + bias4)
+        # stage 6: v' before clamping
         u6 = stage("u6", signed(24), u5)
-        v6 = stage("v6", signed(25), vc)
-        # stage 7: threshold, reset, refractory
-        thr = delay(pr.vth, 6, "vth") << 6
-        fire = v6 > thr
+        vs6 = stage("vs6", signed(28), vb5 + u5)
+        # stage 7: clamp to +-V_MAX (24-bit saturation, then -2^23 -> -V_MAX), optional floor
+        vsat = sat_signed(vs6, 24)
+        vc = Mux(vsat == -(1 << 23), -V_MAX, vsat)
+        if p.v_floor:
+            floor = delay(pr.v_floor, 6, "floor")
+            vc = Mux(vc < floor, floor, vc)
+        u7 = stage("u7", signed(24), u6)
+        v7 = stage("v7", signed(25), vc)
+        # stage 8: threshold, reset, refractory
+        thr = delay(pr.vth, 7, "vth") << 6
+        fire = v7 > thr
         if p.refractory_bits:
-            cnt = delay(st.refr_cnt, 6, "refr_cnt")
-            period = delay(pr.refr, 6, "refr")
+            cnt = delay(st.refr_cnt, 7, "refr_cnt")
+            period = delay(pr.refr, 7, "refr")
             in_refr = cnt != 0
             fire = fire & ~in_refr
         if p.subtractive_reset:
-            reset_v = Mux(delay(pr.reset_sub, 6, "reset_sub"), v6 - thr, 0)
+            reset_v = Mux(delay(pr.reset_sub, 7, "reset_sub"), v7 - thr, 0)
         else:
             reset_v = 0
-        v_next = Mux(fire, reset_v, v6)
+        v_next = Mux(fire, reset_v, v7)
         if p.refractory_bits:
             v_next = Mux(in_refr, 0, v_next)
             m.d.sync += self.o_state.refr_cnt.eq(Mux(in_refr, cnt - 1, Mux(fire, period, 0)))
         m.d.sync += [
-            self.o_state.u.eq(u6),
+            self.o_state.u.eq(u7),
             self.o_state.v.eq(v_next),
             self.o_spike.eq(fire),
         ]
@@ -143,51 +174,48 @@ class CubaDatapath(_Datapath):
 class ShiftDatapath(_Datapath):
     """The multiplier-free ``shift`` update of SPEC §3.4.
 
-    Latency: 6 clocks.
+    Barrel shifts, the decay's never-less-than-one fix-up, and each saturating add have a
+    stage of their own. Latency: 7 clocks.
     """
-    LATENCY = 6
+    LATENCY = 7
 
     def elaborate(self, platform):
         m = Module()
         st, pr = self.i_state, self.i_params
         self._carry(m, self.LATENCY)
+        S = _Stages(m)
+        stage, delay = S.stage, S.delay
 
-        def stage(name, shape, value):
-            s = Signal(shape, name=name)
-            m.d.sync += s.eq(value)
-            return s
+        def fix_decay(shifted, x):
+            # decay(x, k) = x >> k, or sign(x) when that is 0
+            return Mux(shifted != 0, shifted, Mux(x[-1], -1, Mux(x != 0, 1, 0)))
 
-        def delay(sig, n, name):
-            for k in range(n):
-                sig = stage(f"{name}_d{k}", sig.shape(), sig)
-            return sig
-
-        def decay(x, k):
-            sh = x >> k
-            return Mux(sh != 0, sh, Mux(x < 0, -1, Mux(x > 0, 1, 0)))
-
-        lo, hi = -32768, 32767
-        # stage 1: this step's input first; the membrane's decay does not depend on it
-        i1 = stage("i1", signed(16), _sat(st.i + self.i_a_in, lo, hi))
-        dm1 = stage("dm1", signed(16), decay(st.v, pr.dash_mem))
-        # stage 2: synaptic decay
-        i2 = stage("i2", signed(17), i1 - decay(i1, delay(pr.dash_syn, 1, "dash_syn")))
-        dm2 = stage("dm2", signed(16), dm1)
-        # stage 3: dv = sat16(-decay(v) + i)
-        dv3 = stage("dv3", signed(16), _sat(i2 - dm2, lo, hi))
-        i3 = stage("i3", signed(16), i2)
-        # stage 4: dv = sat16(dv + bias)
-        dv4 = stage("dv4", signed(16), _sat(dv3 + delay(pr.bias, 3, "bias"), lo, hi))
+        # stage 1: this step's input first; shift of v for the membrane decay
+        i1 = stage("i1", signed(16), sat_signed(st.i + self.i_a_in, 16))
+        v1 = stage("v1", signed(16), st.v)
+        vsh1 = stage("vsh1", signed(16), st.v >> pr.dash_mem)
+        # stage 2: shift of i for the synaptic decay; membrane decay completed
+        ish2 = stage("ish2", signed(16), i1 >> delay(pr.dash_syn, 1, "dash_syn"))
+        i2 = stage("i2", signed(16), i1)
+        dm2 = stage("dm2", signed(16), fix_decay(vsh1, v1))
+        # stage 3: i = i - decay(i) (never leaves 16 bits)
+        i3 = stage("i3", signed(16), i2 - fix_decay(ish2, i2))
+        dm3 = stage("dm3", signed(16), dm2)
+        # stage 4: dv = sat16(-decay(v) + i)
+        dv4 = stage("dv4", signed(16), sat_signed(i3 - dm3, 16))
         i4 = stage("i4", signed(16), i3)
-        # stage 5: v = sat16(v + dv)
-        v5 = stage("v5", signed(16), _sat(delay(st.v, 4, "v") + dv4, lo, hi))
+        # stage 5: dv = sat16(dv + bias)
+        dv5 = stage("dv5", signed(16), sat_signed(dv4 + delay(pr.bias, 4, "bias"), 16))
         i5 = stage("i5", signed(16), i4)
-        # stage 6: spike on v >= th, reset by subtraction
-        th = delay(pr.th, 5, "th")
-        fire = v5 >= th
+        # stage 6: v = sat16(v + dv)
+        v6 = stage("v6", signed(16), sat_signed(delay(v1, 4, "v") + dv5, 16))
+        i6 = stage("i6", signed(16), i5)
+        # stage 7: spike on v >= th, reset by subtraction
+        th = delay(pr.th, 6, "th")
+        fire = v6 >= th
         m.d.sync += [
-            self.o_state.i.eq(i5),
-            self.o_state.v.eq(Mux(fire, v5 - th, v5)),
+            self.o_state.i.eq(i6),
+            self.o_state.v.eq(Mux(fire, v6 - th, v6)),
             self.o_spike.eq(fire),
         ]
         return m

@@ -11,7 +11,8 @@ from dataclasses import dataclass, fields
 __all__ = [
     "ParamError", "CoreParams", "check_int", "check_choice",
     "CUBA_PARAM_RANGES", "SHIFT_PARAM_RANGES", "NEURON_MODELS", "PARAM_MODES",
-    "W_EXP_MAX", "V_MAX",
+    "W_EXP_MAX", "V_MAX", "SYN_MEMORIES", "SPRAM_WORDS", "SPRAM_BITS", "SPRAM_COUNT",
+    "STDP_REG_NAMES", "TRACE_BITS_MAX", "stdp_register_ranges",
 ]
 
 
@@ -46,6 +47,11 @@ def check_bool(name, value):
 
 NEURON_MODELS = ("cuba", "shift")
 PARAM_MODES = ("neuron", "profile")
+#: Implementations of the synapse memory (see :class:`~spikeforge.rtl.synapse_ram.SynapseRam`).
+SYN_MEMORIES = ("block", "ice40_spram")
+#: One iCE40UP5K single-port RAM (``SB_SPRAM256KA``): words and bits per word; and how
+#: many the part has.
+SPRAM_WORDS, SPRAM_BITS, SPRAM_COUNT = 16384, 16, 4
 
 #: Largest per-core weight exponent: a weight enters the sum as ``w << w_exp``.
 W_EXP_MAX = 7
@@ -77,6 +83,27 @@ SHIFT_PARAM_RANGES = {
     "bias":     (-32768, 32767),
 }
 SHIFT_PARAM_DEFAULTS = {"dash_syn": 4, "dash_mem": 4, "th": 1000, "bias": 0}
+
+#: Widest STDP trace (``trace_bits``); traces are unsigned and saturate at 2**trace_bits - 1.
+TRACE_BITS_MAX = 12
+#: Per-core STDP registers (SPEC §3.5), in register-map order (see docs/stdp.md).
+STDP_REG_NAMES = ("learn_en", "k_pre", "k_post", "imp_pre", "imp_post", "a_plus", "a_minus",
+                  "s_plus", "s_minus", "w_min", "w_max")
+
+
+def stdp_register_ranges(trace_max, weight_range):
+    """Allowed range of every STDP register, ``{name: (lo, hi)}``, for traces saturating at
+    ``trace_max`` and weights in ``weight_range = (lo, hi)``. (``w_min <= w_max`` is a further
+    condition between two registers, checked by the users.)"""
+    wlo, whi = weight_range
+    return {
+        "learn_en": (0, 1),
+        "k_pre": (0, 7), "k_post": (0, 7),
+        "imp_pre": (0, trace_max), "imp_post": (0, trace_max),
+        "a_plus": (0, 255), "a_minus": (0, 255),
+        "s_plus": (0, 15), "s_minus": (0, 15),
+        "w_min": (wlo, whi), "w_max": (wlo, whi),
+    }
 
 
 @dataclass(frozen=True)
@@ -116,6 +143,16 @@ class CoreParams:
     trace_port : bool
         Generate the ``trace`` monitor port (per-neuron state after each update) used by the
         test benches.
+    syn_memory : str
+        Implementation of the synapse memory: ``"block"`` (a memory Yosys maps to block RAM,
+        initialised from the image) or ``"ice40_spram"`` (iCE40UP5K ``SB_SPRAM256KA``
+        instances, at most 4 of 16 bits x 16,384 words; they cannot be initialised, so the
+        weights are written through the configuration port).
+    learning : bool
+        Generate the on-chip STDP engine (SPEC §3.5, docs/stdp.md): a trace per axon and per
+        neuron, per-core learning registers and a plastic bit per axon.
+    trace_bits : int
+        Width of the unsigned, saturating STDP traces (1..12); only with ``learning``.
     """
     neurons: int = 64
     axons: int = 64
@@ -131,6 +168,9 @@ class CoreParams:
     subtractive_reset: bool = False
     v_floor: bool = False
     trace_port: bool = True
+    syn_memory: str = "block"
+    learning: bool = False
+    trace_bits: int = 8
 
     def __post_init__(self):
         check_int("neurons", self.neurons, 1, 4096)
@@ -153,6 +193,22 @@ class CoreParams:
         check_bool("subtractive_reset", self.subtractive_reset)
         check_bool("v_floor", self.v_floor)
         check_bool("trace_port", self.trace_port)
+        check_choice("syn_memory", self.syn_memory, SYN_MEMORIES)
+        if self.syn_memory == "ice40_spram":
+            width = self.lanes * self.weight_bits
+            depth = self.axons * (self.neurons // self.lanes)
+            cols, rows = -(-width // SPRAM_BITS), -(-depth // SPRAM_WORDS)
+            if cols * rows > SPRAM_COUNT:
+                raise ParamError(
+                    f"syn_memory = 'ice40_spram' is not allowed for a synapse memory of "
+                    f"{width} bits x {depth} words: it takes {cols} x {rows} = {cols * rows} "
+                    f"SPRAMs of {SPRAM_BITS} bits x {SPRAM_WORDS} words, and the iCE40UP5K "
+                    f"has {SPRAM_COUNT}")
+        check_bool("learning", self.learning)
+        check_int("trace_bits", self.trace_bits, 1, TRACE_BITS_MAX)
+        if not self.learning and self.trace_bits != 8:
+            raise ParamError(f"trace_bits = {self.trace_bits} is not allowed with learning = "
+                             f"False: the traces belong to the STDP engine")
         if self.model == "shift":
             for name, default in (("refractory_bits", 0), ("subtractive_reset", False),
                                   ("v_floor", False)):
@@ -245,3 +301,23 @@ class CoreParams:
     @property
     def weight_range(self):
         return (-(1 << (self.weight_bits - 1)), (1 << (self.weight_bits - 1)) - 1)
+
+    # --- STDP (SPEC §3.5; used when ``learning``) -------------------------------------------
+
+    @property
+    def trace_max(self):
+        """Saturation value of the STDP traces, ``x_max = y_max = 2**trace_bits - 1``."""
+        return (1 << self.trace_bits) - 1
+
+    def stdp_ranges(self):
+        """Allowed range of every per-core STDP register, as ``{name: (lo, hi)}``."""
+        return stdp_register_ranges(self.trace_max, self.weight_range)
+
+    def stdp_defaults(self):
+        """Default STDP register values: learning on, a symmetric window, the full weight range."""
+        x_max = self.trace_max
+        imp = min(x_max, x_max // 2 + 1)
+        wlo, whi = self.weight_range
+        return {"learn_en": 1, "k_pre": 2, "k_post": 2, "imp_pre": imp, "imp_post": imp,
+                "a_plus": 16, "a_minus": 16, "s_plus": 6, "s_minus": 6,
+                "w_min": wlo, "w_max": whi}

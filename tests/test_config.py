@@ -60,9 +60,10 @@ ERRORS = {
         "core.trace_port must be true or false, not 1"),
     "core-unknown-key": (
         "[core]\nneuron = 64",
-        "core.neuron is not a known key: expected one of acc_bits, axons, lanes, max_delay, "
-        "max_step_events, model, neurons, param_mode, profiles, refractory_bits, "
-        "subtractive_reset, trace_port, v_floor, weight_bits, or the table core.extensions"),
+        "core.neuron is not a known key: expected one of acc_bits, axons, lanes, learning, "
+        "max_delay, max_step_events, model, neurons, param_mode, profiles, refractory_bits, "
+        "subtractive_reset, syn_memory, trace_bits, trace_port, v_floor, weight_bits, or the "
+        "table core.extensions"),
     "core-shift-extension": (
         "[core]\nmodel = \"shift\"\nsubtractive_reset = true",
         "core.subtractive_reset = True is not allowed with model = 'shift': "

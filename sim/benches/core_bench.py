@@ -207,6 +207,7 @@ async def run_job(tb: CoreTB, img: CoreImage, inputs, steps, stim):
     mon_task = cocotb.start_soon(monitor.run())
     sink_task = cocotb.start_soon(SpikeSink(dut, stim["backpressure"], rng).run())
     driver = EventDriver(dut, p, stim["gap_prob"], rng)
+    await RisingEdge(dut.clk)       # let the monitor start counting before the first step
     N = p.neurons
     spikes = np.zeros((steps, N), np.uint8)
     u = np.zeros((steps, N), np.int64)
