@@ -10,6 +10,7 @@ from . import layouts
 from .image import CoreImage
 from .layouts import Reg, Region
 from .neuron import datapath_for, sat_signed
+from .stdp import StdpEngine
 from .synapse_ram import SynapseRam
 
 
@@ -233,6 +234,19 @@ class NeuronCore(wiring.Component):
             syn_mem.w_en.eq(cfg_wr & (region == Region.SYN)),
             par_wr.en.eq(cfg_wr & (region == Region.PARAM)),
         ]
+        if p.learning:
+            m.submodules.stdp = eng = StdpEngine(img)
+            m.d.comb += [syn_mem.w_addr.eq(index), eng.syn_rdata.eq(syn_mem.r_data)]
+            with m.If(eng.syn_active):
+                m.d.comb += [syn_mem.addr.eq(eng.syn_raddr), syn_mem.w_addr.eq(eng.syn_waddr),
+                             syn_mem.w_data.eq(eng.syn_wdata), syn_mem.w_en.eq(eng.syn_we)]
+            m.d.comb += [
+                eng.hit.eq(ev_take & ev_good), eng.hit_axon.eq(ev.axon),
+                eng.hit_slot.eq(ev_slot), eng.slot.eq(cur_slot),
+                eng.cfg_sel.eq(self.cfg.valid & core_idle & integrator_idle),
+                eng.cfg_region.eq(region), eng.cfg_index.eq(index),
+                eng.cfg_data.eq(cmd.data), eng.cfg_we.eq(cfg_wr),
+            ]
         if profile:
             m.d.comb += [pidx_wr.addr.eq(index), pidx_wr.data.eq(cmd.data),
                          pidx_wr.en.eq(cfg_wr & (region == Region.PIDX))]
@@ -304,6 +318,8 @@ class NeuronCore(wiring.Component):
         ]
         with m.If(dp.o_valid & dp.o_spike):
             m.d.sync += spikes_now.eq(spikes_now + 1)
+        if p.learning:
+            m.d.comb += [eng.spike.eq(dp.o_valid & dp.o_spike), eng.spike_neuron.eq(dp.o_tag)]
         if p.trace_port:
             m.d.comb += [
                 self.trace.valid.eq(dp.o_valid),
@@ -323,6 +339,14 @@ class NeuronCore(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
         with m.If(self.start & self.idle):
             m.d.sync += start_pending.eq(1)
+        learned = Signal()          # the STDP engine has finished this step (or there is none)
+        if p.learning:
+            m.d.comb += eng.begin.eq(start_pending & integrator_idle)
+            m.d.sync += eng.learn.eq(last_out)
+            with m.If(eng.done):
+                m.d.sync += learned.eq(1)
+        else:
+            m.d.comb += learned.eq(1)
         with m.If(start_pending & integrator_idle):
             m.d.sync += [start_pending.eq(0), updating.eq(1), n.eq(0),
                          last_events.eq(pending), pending.eq(0), spikes_now.eq(0)]
@@ -333,10 +357,10 @@ class NeuronCore(wiring.Component):
         got_last = Signal()
         with m.If(last_out):
             m.d.sync += got_last.eq(1)
-        with m.If(finishing & got_last & (fifo.level == 0)):
+        with m.If(finishing & got_last & learned & (fifo.level == 0)):
             m.d.comb += self.done.eq(1)
             m.d.sync += [
-                finishing.eq(0), got_last.eq(0),
+                finishing.eq(0), got_last.eq(0), learned.eq(0),
                 step_count.eq(step_count + 1),
                 last_cycles.eq(cycles + 1), cycles.eq(0),
                 last_spikes.eq(spikes_now),
@@ -359,6 +383,9 @@ class NeuronCore(wiring.Component):
                            (Reg.LAST_SPIKES, last_spikes), (Reg.PENDING, pending)):
                 with m.Case(r):
                     m.d.comb += reg_val.eq(sig)
+            if p.learning:
+                with m.Case(*layouts.STDP_REGS.values()):
+                    m.d.comb += reg_val.eq(eng.reg_rdata)
         rd_region = Signal(3)
         rd_ok = Signal()
         rd_reg = Signal(32)
@@ -392,6 +419,11 @@ class NeuronCore(wiring.Component):
                     if profile:
                         with m.Case(Region.PIDX):
                             m.d.sync += resp.eq(pidx_q)
+                    if p.learning:
+                        with m.Case(Region.XTRACE):
+                            m.d.sync += resp.eq(eng.x_rdata)
+                        with m.Case(Region.YTRACE):
+                            m.d.sync += resp.eq(eng.y_rdata)
                     with m.Default():
                         m.d.sync += resp.eq(0)
         m.d.comb += [self.cfg_rdata.valid.eq(resp_valid), self.cfg_rdata.payload.eq(resp)]

@@ -55,7 +55,11 @@ class SynapseRam(wiring.Component):
     w_data : In(syn_word_layout)
         Word written when ``w_en`` is high.
     w_en : In(1)
-        Write ``w_data`` to ``addr`` in this clock (and read nothing).
+        Write ``w_data`` to ``addr`` (``w_addr`` on learning cores) in this clock; a
+        single-port memory reads nothing then.
+    w_addr : In(range(depth))
+        Only on cores with ``learning`` (block RAM): the write address, so that a word can
+        be read while another is written.
     r_data : Out(syn_word_layout)
         The word at the ``addr`` of the previous clock. Latency: 1 clock. Undefined after a
         write clock.
@@ -81,12 +85,16 @@ class SynapseRam(wiring.Component):
             self._MustUse__silence = True   # never built: no "created but never used" warning
             raise ValueError(error)
         self._init = init
-        super().__init__({
+        members = {
             "addr": In(range(self._depth)),
             "w_data": In(self._layout),
             "w_en": In(1),
             "r_data": Out(self._layout),
-        })
+        }
+        if params.learning:
+            # the STDP engine reads one word while it writes another: a second address
+            members["w_addr"] = In(range(self._depth))
+        super().__init__(members)
 
     @property
     def params(self):
@@ -105,11 +113,18 @@ class SynapseRam(wiring.Component):
                                         init=[lay.from_bits(w) for w in self._init])
         rd, wr = mem.read_port(), mem.write_port()
         m.d.comb += [
-            rd.addr.eq(self.addr), wr.addr.eq(self.addr),
+            rd.addr.eq(self.addr),
             wr.data.eq(self.w_data), wr.en.eq(self.w_en),
-            rd.en.eq(~self.w_en),       # single-port behaviour: no read in a write clock
             self.r_data.eq(rd.data),
         ]
+        if self._p.learning:
+            # two ports: read ``addr`` and write ``w_addr`` in the same clock
+            m.d.comb += wr.addr.eq(self.w_addr)
+        else:
+            m.d.comb += [
+                wr.addr.eq(self.addr),
+                rd.en.eq(~self.w_en),   # single-port behaviour: no read in a write clock
+            ]
         return m
 
     def _elaborate_spram(self):

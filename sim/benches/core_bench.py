@@ -185,6 +185,26 @@ class CoreTB:
         for i, w in enumerate(img.state_words()):
             await self.write(Region.STATE, i, w)
         await self.write(Region.REG, Reg.W_EXP, img.w_exp)
+        if self.p.learning:
+            for i, w in enumerate(img.xtrace_words()):
+                await self.write(Region.XTRACE, i, w)
+            for i, w in enumerate(img.ytrace_words()):
+                await self.write(Region.YTRACE, i, w)
+            for reg, w in img.stdp_reg_words().items():
+                await self.write(Region.REG, reg, w)
+
+    async def read_learning(self):
+        """Weights [A, N], pre traces [A] and post traces [N], read over the configuration
+        port (learned weights are readable at any time between steps)."""
+        p = self.p
+        words = [await self.read(Region.SYN, i) for i in range(p.axons * p.words_per_row)]
+        lanes = layouts.unpack(layouts.syn_word_layout(p), words)
+        weights = np.stack([lanes[l] for l in range(p.lanes)], 1).reshape(p.axons, p.neurons)
+        xs = layouts.unpack(layouts.xtrace_layout(p),
+                            [await self.read(Region.XTRACE, a) for a in range(p.axons)])["x"]
+        ys = layouts.unpack(layouts.ytrace_layout(p),
+                            [await self.read(Region.YTRACE, n) for n in range(p.neurons)])["y"]
+        return weights, xs, ys
 
     async def start_step(self):
         dut = self.dut
@@ -214,6 +234,7 @@ async def run_job(tb: CoreTB, img: CoreImage, inputs, steps, stim):
     v = np.zeros((steps, N), np.int64)
     refr = np.zeros((steps, N), np.int64) if p.refractory_bits else None
     cycles = []
+    learned = []
     for t in range(steps):
         begin = monitor.cycle
         await driver.send(inputs[t])
@@ -235,6 +256,8 @@ async def run_job(tb: CoreTB, img: CoreImage, inputs, steps, stim):
         assert traced == spk, (f"step {t}: the spike output {spk} differs from the trace "
                                f"port's spike bits {traced}")
         await RisingEdge(dut.clk)
+        if p.learning:
+            learned.append(await tb.read_learning())
     mon_task.cancel()
     sink_task.cancel()
     dut.spikes__ready.value = 1
@@ -249,9 +272,10 @@ async def run_job(tb: CoreTB, img: CoreImage, inputs, steps, stim):
             if refr is not None:
                 want["refr_cnt"] = int(refr[-1, n])
             assert got == want, f"read-back of neuron {n} state: expected {want}, got {got}"
-        for i, w in enumerate(img.syn_words()):
-            got = await tb.read(Region.SYN, i)
-            assert got == w, f"read-back of synapse word {i}: expected {w:#x}, got {got:#x}"
+        if not p.learning:      # a learning core's weights change; they are read above
+            for i, w in enumerate(img.syn_words()):
+                got = await tb.read(Region.SYN, i)
+                assert got == w, f"read-back of synapse word {i}: expected {w:#x}, got {got:#x}"
         step_reg = await tb.read(Region.REG, Reg.STEP)
         assert step_reg == steps, f"STEP register: expected {steps}, got {step_reg}"
         ev_reg = await tb.read(Region.REG, Reg.LAST_EVENTS)
@@ -260,8 +284,12 @@ async def run_job(tb: CoreTB, img: CoreImage, inputs, steps, stim):
 
     status = await tb.read(Region.REG, Reg.STATUS)
     extra = {"refr_cnt": refr} if refr is not None else {}
-    return Trace(spikes=spikes, u=u, v=v, extra=extra,
-                 meta={"source": cocotb.SIM_NAME, "cycles": cycles, "status": status})
+    meta = {"source": cocotb.SIM_NAME, "cycles": cycles, "status": status}
+    if p.learning:
+        extra["weights"] = np.stack([w for w, _, _ in learned])
+        extra["x"] = np.stack([x for _, x, _ in learned])
+        extra["y"] = np.stack([y for _, _, y in learned])
+    return Trace(spikes=spikes, u=u, v=v, extra=extra, meta=meta)
 
 
 @cocotb.test()

@@ -1,0 +1,387 @@
+"""The on-chip STDP engine of a core (SPEC §3.5), driven by the core's step sequence."""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from . import layouts
+from .image import CoreImage
+from .layouts import Region
+
+
+__all__ = ["StdpEngine"]
+
+
+def _tdec(x, k):
+    """tdec(x, k) = max(1, x >> k) if x > 0 else 0 (x unsigned)."""
+    sh = x >> k
+    return Mux(x == 0, 0, Mux(sh == 0, 1, sh))
+
+
+class StdpEngine(wiring.Component):
+    """Pre and post traces, LTD on pre spikes and LTP on post spikes, for one core.
+
+    The core tells the engine what happens in a step; the engine owns the trace memories,
+    the per-slot lists of hit axons, the list of neurons that fired, and the STDP registers.
+
+    * While the core integrates, ``hit`` marks an accepted event (``hit_axon`` in
+      ``hit_slot``); at most one per 3 clocks. Each axon is listed once per slot.
+    * ``begin`` (the neuron update of the step in ``slot`` starts): the engine decays every
+      pre trace (and adds the pre impulse to the axons hit in the slot), one axon per clock,
+      and every post trace, one neuron per clock, concurrently with the update. Each pass
+      also stores the step's per-axon LTP increment ``(a_plus * x) >> s_plus`` and per-neuron
+      LTD decrement ``(a_minus * y) >> s_minus``, so LTD and LTP need no multiplier.
+    * While the update runs, ``spike`` marks each neuron that fired.
+    * ``learn`` (the update is over): LTD over the row of every plastic hit axon
+      (N/lanes clocks each), then, for every neuron that fired, LTP over its column of plastic
+      axons (A clocks) and its post impulse. ``done`` pulses at the end. With ``learn_en``
+      low the weights are left alone, and the traces still evolve.
+
+    While ``syn_active`` is high the engine owns the synapse memory: it reads
+    ``syn_raddr`` (data on ``syn_rdata`` one clock later) and writes ``syn_wdata`` to
+    ``syn_waddr`` when ``syn_we``.
+
+    Members
+    -------
+    hit, hit_axon, hit_slot : In
+    spike, spike_neuron : In
+    slot : In(range(max_delay))
+        The slot of the step being computed.
+    begin, learn : In(1)
+    done : Out(1)
+    syn_active, syn_raddr, syn_waddr, syn_wdata, syn_we : Out; syn_rdata : In
+    cfg_sel : In(1)
+        The configuration port owns the trace memories' addresses this clock.
+    cfg_region, cfg_index, cfg_data, cfg_we : In
+        A configuration command (``cfg_we``: an in-range write this clock).
+    reg_rdata : Out(32)
+        The STDP register ``cfg_index`` (combinational).
+    x_rdata, y_rdata : Out
+        The XTRACE / YTRACE word read 2 clocks earlier through the configuration port.
+    """
+
+    def __init__(self, image: CoreImage):
+        p = self._p = image.params
+        if not p.learning:
+            raise ValueError("StdpEngine needs a core with params.learning")
+        self._image = image
+        sb = layouts.cfg_data_bits(p)
+        super().__init__({
+            "hit": In(1), "hit_axon": In(p.axon_bits), "hit_slot": In(range(p.max_delay)),
+            "spike": In(1), "spike_neuron": In(p.neuron_bits),
+            "slot": In(range(p.max_delay)),
+            "begin": In(1), "learn": In(1), "done": Out(1),
+            "syn_active": Out(1),
+            "syn_raddr": Out(range(p.axons * p.words_per_row)),
+            "syn_rdata": In(layouts.syn_word_layout(p)),
+            "syn_waddr": Out(range(p.axons * p.words_per_row)),
+            "syn_wdata": Out(layouts.syn_word_layout(p)),
+            "syn_we": Out(1),
+            "cfg_sel": In(1), "cfg_region": In(3),
+            "cfg_index": In(layouts.cfg_index_bits(p)),
+            "cfg_data": In(sb), "cfg_we": In(1),
+            "reg_rdata": Out(32),
+            "x_rdata": Out(layouts.xtrace_layout(p)),
+            "y_rdata": Out(layouts.ytrace_layout(p)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, img = self._p, self._image
+        A, N, W, L = p.axons, p.neurons, p.words_per_row, p.lanes
+        lb = (L - 1).bit_length()
+        tb, tmax = p.trace_bits, p.trace_max
+        db = 8 + tb                          # width of a stored LTP / LTD delta
+        S = p.max_delay
+
+        # --- registers ------------------------------------------------------------------
+        regs = {}
+        for name, reg in layouts.STDP_REGS.items():
+            shape = layouts.reg_shape(p, reg)
+            regs[name] = Signal(shape, name=f"r_{name}", init=int(img.stdp[name]))
+        with m.If(self.cfg_we & (self.cfg_region == Region.REG)):
+            with m.Switch(self.cfg_index):
+                for name, reg in layouts.STDP_REGS.items():
+                    with m.Case(reg):
+                        m.d.sync += regs[name].eq(self.cfg_data)
+        with m.Switch(self.cfg_index):
+            for name, reg in layouts.STDP_REGS.items():
+                with m.Case(reg):
+                    m.d.comb += self.reg_rdata.eq(regs[name].as_unsigned()
+                                                  if regs[name].shape().signed else regs[name])
+
+        # --- memories -------------------------------------------------------------------
+        x_lay = data.StructLayout({"x": unsigned(tb), "plastic": unsigned(1),
+                                   "dltp": unsigned(db)})
+        y_elem = data.StructLayout({"y": unsigned(tb), "dltd": unsigned(db)})
+        y_lay = data.ArrayLayout(y_elem, L)
+        x_init = [x_lay.const({"x": int(x), "plastic": int(pl), "dltp": 0})
+                  for x, pl in zip(img.x, img.plastic)]
+        y_words = []
+        for j in range(W):
+            y_words.append(y_lay.const([{"y": int(img.y[j * L + l]), "dltd": 0}
+                                        for l in range(L)]))
+        m.submodules.x_mem = x_mem = Memory(shape=x_lay, depth=A, init=x_init)
+        m.submodules.y_mem = y_mem = Memory(shape=y_lay, depth=W, init=y_words)
+        m.submodules.hit_bits = hit_bits = Memory(shape=1, depth=S * A, init=[])
+        m.submodules.hit_list = hit_list = Memory(shape=unsigned(p.axon_bits), depth=S * A,
+                                                  init=[])
+        m.submodules.spike_list = spike_list = Memory(shape=unsigned(p.neuron_bits), depth=N,
+                                                      init=[])
+        x_rd, x_wr = x_mem.read_port(), x_mem.write_port()
+        y_rd, y_wr = y_mem.read_port(), y_mem.write_port(granularity=1)
+        hb_rd, hb_wr = hit_bits.read_port(), hit_bits.write_port()
+        hl_rd, hl_wr = hit_list.read_port(), hit_list.write_port()
+        sl_rd, sl_wr = spike_list.read_port(), spike_list.write_port()
+
+        # --- recording hits (integration) and spikes (update) ---------------------------
+        hit_count = Array(Signal(range(A + 1), name=f"hit_count_{s}") for s in range(S))
+        h_pend = Signal()
+        h_axon = Signal.like(self.hit_axon)
+        h_slot = Signal.like(self.hit_slot)
+        h_base = Signal(range(S * A))
+        m.d.comb += h_base.eq(self.hit_slot * A)
+        with m.If(self.hit):
+            m.d.sync += [h_pend.eq(1), h_axon.eq(self.hit_axon), h_slot.eq(self.hit_slot)]
+        with m.Else():
+            m.d.sync += h_pend.eq(0)
+        spike_count = Signal(range(N + 1))
+        with m.If(self.spike):
+            m.d.comb += [sl_wr.addr.eq(spike_count), sl_wr.data.eq(self.spike_neuron),
+                         sl_wr.en.eq(1)]
+            m.d.sync += spike_count.eq(spike_count + 1)
+
+        # --- phase control --------------------------------------------------------------
+        xp_run = Signal()                       # pre-trace pass issuing reads
+        yp_run = Signal()                       # post-trace pass issuing reads
+        xa = Signal(range(A))
+        yn = Signal(range(N))
+        cur_base = Signal(range(S * A))
+        m.d.comb += cur_base.eq(self.slot * A)
+        with m.If(self.begin):
+            m.d.sync += [xp_run.eq(1), yp_run.eq(1), xa.eq(0), yn.eq(0)]
+        with m.If(xp_run):
+            m.d.sync += xa.eq(xa + 1)
+            with m.If(xa == A - 1):
+                m.d.sync += xp_run.eq(0)
+        with m.If(yp_run):
+            m.d.sync += yn.eq(yn + 1)
+            with m.If(yn == N - 1):
+                m.d.sync += yp_run.eq(0)
+
+        # pre-trace pass pipeline: read (0) -> registered (1) -> decay+impulse (2)
+        #                          -> product (3) -> write (4)
+        xv = [Signal(name=f"xv{k}") for k in range(4)]
+        xaddr = [Signal(range(A), name=f"xaddr{k}") for k in range(4)]
+        m.d.sync += [xv[0].eq(xp_run), xaddr[0].eq(xa)]
+        for k in range(1, 4):
+            m.d.sync += [xv[k].eq(xv[k - 1]), xaddr[k].eq(xaddr[k - 1])]
+        x_q = Signal(x_lay, reset_less=True)
+        h_q = Signal(reset_less=True)
+        m.d.sync += [x_q.eq(x_rd.data), h_q.eq(hb_rd.data)]
+        x2 = Signal(unsigned(tb), reset_less=True)
+        pl2 = Signal(reset_less=True)
+        decayed = Signal(unsigned(tb + 1))
+        m.d.comb += decayed.eq(x_q.x - _tdec(x_q.x, regs["k_pre"]))
+        bumped = decayed + Mux(h_q, regs["imp_pre"], 0)
+        m.d.sync += [x2.eq(Mux(bumped > tmax, tmax, bumped)), pl2.eq(x_q.plastic)]
+        x3 = Signal(unsigned(tb), reset_less=True)
+        pl3 = Signal(reset_less=True)
+        prod3 = Signal(unsigned(8 + tb), reset_less=True)
+        m.d.sync += [x3.eq(x2), pl3.eq(pl2), prod3.eq(regs["a_plus"] * x2)]
+
+        # post-trace pass pipeline: read word (0) -> lane registered (1) -> decay (2)
+        #                           -> product (3) -> write lane (4)
+        yv = [Signal(name=f"yv{k}") for k in range(4)]
+        ytag = [Signal(range(N), name=f"ytag{k}") for k in range(4)]
+        m.d.sync += [yv[0].eq(yp_run), ytag[0].eq(yn)]
+        for k in range(1, 4):
+            m.d.sync += [yv[k].eq(yv[k - 1]), ytag[k].eq(ytag[k - 1])]
+        y_lanes = Array(y_rd.data[l] for l in range(L))
+        lane_of = (lambda n: n[:lb]) if lb else (lambda n: Const(0, 1))
+        y_q = Signal(y_elem, reset_less=True)
+        m.d.sync += y_q.eq(y_lanes[lane_of(ytag[0])])
+        y2 = Signal(unsigned(tb), reset_less=True)
+        m.d.sync += y2.eq(y_q.y - _tdec(y_q.y, regs["k_post"]))
+        y3 = Signal(unsigned(tb), reset_less=True)
+        prod_y3 = Signal(unsigned(8 + tb), reset_less=True)
+        m.d.sync += [y3.eq(y2), prod_y3.eq(regs["a_minus"] * y2)]
+        passes_busy = xp_run | yp_run | xv[0] | xv[1] | xv[2] | xv[3] | \
+            yv[0] | yv[1] | yv[2] | yv[3]
+
+        # --- LTD / LTP sequencer --------------------------------------------------------
+        wmin, wmax = regs["w_min"], regs["w_max"]
+        k = Signal(range(max(A, N) + 1))       # list position
+        a_cur = Signal(range(A))
+        n_cur = Signal(range(N))
+        j = Signal(range(max(A, W)))           # word (LTD) or axon (LTP) counter
+        issue = Signal()                        # a synapse read is issued this clock
+        issue_ltp = Signal()
+        raddr = Signal.like(self.syn_raddr)
+        # synapse RMW pipeline: read issued (c); RAM data registered (c+1, stage 0);
+        # new word computed from the registered words (c+2, stage 1); written (c+3, stage 2)
+        sv = [Signal(name=f"sv{i}") for i in range(3)]
+        sltp = [Signal(name=f"sltp{i}") for i in range(3)]
+        sad = [Signal.like(self.syn_raddr, name=f"sad{i}") for i in range(3)]
+        m.d.sync += [sv[0].eq(issue), sltp[0].eq(issue_ltp), sad[0].eq(raddr)]
+        for i in range(1, 3):
+            m.d.sync += [sv[i].eq(sv[i - 1]), sltp[i].eq(sltp[i - 1]), sad[i].eq(sad[i - 1])]
+        rmw_busy = sv[0] | sv[1] | sv[2]
+        w_q = Signal(layouts.syn_word_layout(p), reset_less=True)
+        yw_q = Signal(y_lay, reset_less=True)       # LTD: y word of the same row position
+        xw_q = Signal(x_lay, reset_less=True)       # LTP: x word of the axon
+        m.d.sync += [w_q.eq(self.syn_rdata), yw_q.eq(y_rd.data), xw_q.eq(x_rd.data)]
+        new_w = Signal(layouts.syn_word_layout(p), reset_less=True)
+        ltp_lane = Signal(range(L), reset_less=True)
+        for l in range(L):
+            w = w_q[l]
+            dec = w - yw_q[l].dltd
+            inc = w + xw_q.dltp
+            mine = ltp_lane == l
+            sel = Mux(sltp[1], inc, dec)
+            clamp = Mux(sel < wmin, wmin, Mux(sel > wmax, wmax, sel))
+            touched = Mux(sltp[1], xw_q.plastic & mine, 1)
+            m.d.sync += new_w[l].eq(Mux(touched, clamp, w))
+        m.d.comb += [self.syn_waddr.eq(sad[2]), self.syn_wdata.eq(new_w),
+                     self.syn_we.eq(sv[2]), self.syn_raddr.eq(raddr)]
+
+        post_n = Signal(range(N))                 # post impulse: neuron, pipeline
+        pi_v = [Signal(name=f"pi_v{i}") for i in range(3)]
+        m.d.sync += [pi_v[1].eq(pi_v[0]), pi_v[2].eq(pi_v[1])]
+        pi_q = Signal(y_elem, reset_less=True)
+        m.d.sync += pi_q.eq(y_lanes[lane_of(post_n)])
+
+        with m.FSM(name="stdp"):
+            with m.State("IDLE"):
+                with m.If(self.learn):
+                    m.d.sync += k.eq(0)
+                    m.next = "WAIT_PASSES"
+            with m.State("WAIT_PASSES"):
+                with m.If(~passes_busy):
+                    m.next = "LTD_FETCH"
+            # LTD: for each hit axon of the slot, if plastic (and learning), stream its row
+            with m.State("LTD_FETCH"):
+                with m.If((k == hit_count[self.slot]) | ~regs["learn_en"]):
+                    m.d.sync += k.eq(0)
+                    m.next = "LTP_FETCH"
+                with m.Else():
+                    m.d.comb += hl_rd.addr.eq(cur_base + k)
+                    m.next = "LTD_AXON"
+            with m.State("LTD_AXON"):
+                m.d.sync += a_cur.eq(hl_rd.data)
+                m.d.comb += x_rd.addr.eq(hl_rd.data)
+                m.next = "LTD_CHECK"
+            with m.State("LTD_CHECK"):
+                m.d.sync += [k.eq(k + 1), j.eq(0)]
+                with m.If(x_rd.data.plastic):
+                    m.next = "LTD_ROW"
+                with m.Else():
+                    m.next = "LTD_FETCH"
+            with m.State("LTD_ROW"):
+                m.d.comb += [issue.eq(1), raddr.eq(a_cur * W + j), y_rd.addr.eq(j)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == W - 1):
+                    m.next = "LTD_DRAIN"
+            with m.State("LTD_DRAIN"):
+                with m.If(~rmw_busy):
+                    m.next = "LTD_FETCH"
+            # LTP and post impulse: for each neuron that fired
+            with m.State("LTP_FETCH"):
+                with m.If(k == spike_count):
+                    m.next = "FINISH"
+                with m.Else():
+                    m.d.comb += sl_rd.addr.eq(k)
+                    m.next = "LTP_NEURON"
+            with m.State("LTP_NEURON"):
+                m.d.sync += [n_cur.eq(sl_rd.data), post_n.eq(sl_rd.data), j.eq(0),
+                             k.eq(k + 1)]
+                with m.If(regs["learn_en"]):
+                    m.next = "LTP_COL"
+                with m.Else():
+                    m.next = "POST_READ"
+            with m.State("LTP_COL"):
+                m.d.comb += [issue.eq(1), issue_ltp.eq(1),
+                             raddr.eq(j * W + (n_cur >> lb)), x_rd.addr.eq(j)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == A - 1):
+                    m.next = "LTP_DRAIN"
+            with m.State("LTP_DRAIN"):
+                with m.If(~rmw_busy):
+                    m.next = "POST_READ"
+            with m.State("POST_READ"):
+                m.d.comb += y_rd.addr.eq(post_n >> lb)
+                m.d.sync += pi_v[0].eq(1)
+                m.next = "POST_WAIT"
+            with m.State("POST_WAIT"):
+                m.d.sync += pi_v[0].eq(0)
+                with m.If(pi_v[2]):
+                    m.next = "LTP_FETCH"
+            with m.State("FINISH"):
+                m.d.comb += self.done.eq(1)
+                m.d.sync += [spike_count.eq(0), hit_count[self.slot].eq(0)]
+                m.next = "IDLE"
+        m.d.comb += self.syn_active.eq(issue | rmw_busy)
+        # LTP lane of the neuron, aligned with the pipeline's compute stage
+        m.d.sync += ltp_lane.eq(lane_of(n_cur))
+
+        # --- memory port multiplexing ---------------------------------------------------
+        # x_mem read: pre pass, LTD plastic check, LTP column, configuration
+        with m.If(xp_run):
+            m.d.comb += x_rd.addr.eq(xa)
+        # hit bits: pre pass reads the slot's bits; recording reads then sets them
+        with m.If(xp_run):
+            m.d.comb += hb_rd.addr.eq(cur_base + xa)
+        with m.Elif(self.hit):
+            m.d.comb += hb_rd.addr.eq(h_base + self.hit_axon)
+        h_addr_q = Signal(range(S * A))
+        m.d.sync += h_addr_q.eq(Mux(self.hit, h_base + self.hit_axon, h_addr_q))
+        with m.If(xv[3]):
+            # write back the decayed trace; clear the slot's hit bit
+            m.d.comb += [x_wr.addr.eq(xaddr[3]), x_wr.en.eq(1),
+                         x_wr.data.x.eq(x3), x_wr.data.plastic.eq(pl3),
+                         x_wr.data.dltp.eq(prod3 >> regs["s_plus"])]
+        with m.Elif(self.cfg_we & (self.cfg_region == Region.XTRACE)):
+            m.d.comb += [x_wr.addr.eq(self.cfg_index), x_wr.en.eq(1),
+                         x_wr.data.x.eq(self.cfg_data[:tb]),
+                         x_wr.data.plastic.eq(self.cfg_data[tb])]
+        with m.If(xv[1]):
+            m.d.comb += [hb_wr.addr.eq(cur_base + xaddr[1]), hb_wr.data.eq(0), hb_wr.en.eq(1)]
+        with m.Elif(h_pend & ~hb_rd.data):
+            m.d.comb += [hb_wr.addr.eq(h_addr_q), hb_wr.data.eq(1), hb_wr.en.eq(1),
+                         hl_wr.addr.eq(h_slot * A + hit_count[h_slot]),
+                         hl_wr.data.eq(h_axon), hl_wr.en.eq(1)]
+            m.d.sync += hit_count[h_slot].eq(hit_count[h_slot] + 1)
+
+        # y_mem read: post pass, LTD row, post impulse, configuration
+        with m.If(yp_run):
+            m.d.comb += y_rd.addr.eq(yn >> lb)
+        with m.If(yv[3]):
+            m.d.comb += [y_wr.addr.eq(ytag[3] >> lb), y_wr.en.eq(1 << lane_of(ytag[3]))]
+            for l in range(L):
+                m.d.comb += [y_wr.data[l].y.eq(y3), y_wr.data[l].dltd.eq(prod_y3 >> regs["s_minus"])]
+        with m.Elif(pi_v[1]):
+            bumped_y = pi_q.y + regs["imp_post"]
+            for l in range(L):
+                m.d.comb += [y_wr.data[l].y.eq(Mux(bumped_y > tmax, tmax, bumped_y)),
+                             y_wr.data[l].dltd.eq(pi_q.dltd)]
+            m.d.comb += [y_wr.addr.eq(post_n >> lb), y_wr.en.eq(1 << lane_of(post_n))]
+        with m.Elif(self.cfg_we & (self.cfg_region == Region.YTRACE)):
+            for l in range(L):
+                m.d.comb += [y_wr.data[l].y.eq(self.cfg_data[:tb]), y_wr.data[l].dltd.eq(0)]
+            m.d.comb += [y_wr.addr.eq(self.cfg_index >> lb),
+                         y_wr.en.eq(1 << lane_of(self.cfg_index))]
+
+        # configuration reads: the address lines belong to the configuration port
+        cfg_lane = Signal(range(L))
+        cfg_lane_q = Signal(range(L))
+        m.d.comb += cfg_lane.eq(lane_of(self.cfg_index))
+        with m.If(self.cfg_sel):
+            m.d.comb += [x_rd.addr.eq(self.cfg_index), y_rd.addr.eq(self.cfg_index >> lb)]
+        m.d.sync += cfg_lane_q.eq(cfg_lane)
+        xr = Signal(layouts.xtrace_layout(p), reset_less=True)
+        yr = Signal(layouts.ytrace_layout(p), reset_less=True)
+        m.d.sync += [xr.x.eq(x_rd.data.x), xr.plastic.eq(x_rd.data.plastic),
+                     yr.y.eq(y_lanes[cfg_lane_q].y)]
+        m.d.comb += [self.x_rdata.eq(xr), self.y_rdata.eq(yr)]
+        return m
