@@ -339,14 +339,14 @@ class NeuronCore(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
         with m.If(self.start & self.idle):
             m.d.sync += start_pending.eq(1)
-        learned = Signal()          # the STDP engine has finished this step (or there is none)
         if p.learning:
+            learned = Signal()      # the STDP engine has finished this step
             m.d.comb += eng.begin.eq(start_pending & integrator_idle)
             m.d.sync += eng.learn.eq(last_out)
             with m.If(eng.done):
                 m.d.sync += learned.eq(1)
         else:
-            m.d.comb += learned.eq(1)
+            learned = Const(1)
         with m.If(start_pending & integrator_idle):
             m.d.sync += [start_pending.eq(0), updating.eq(1), n.eq(0),
                          last_events.eq(pending), pending.eq(0), spikes_now.eq(0)]
@@ -360,12 +360,14 @@ class NeuronCore(wiring.Component):
         with m.If(finishing & got_last & learned & (fifo.level == 0)):
             m.d.comb += self.done.eq(1)
             m.d.sync += [
-                finishing.eq(0), got_last.eq(0), learned.eq(0),
+                finishing.eq(0), got_last.eq(0),
                 step_count.eq(step_count + 1),
                 last_cycles.eq(cycles + 1), cycles.eq(0),
                 last_spikes.eq(spikes_now),
                 cur_slot.eq(Mux(cur_slot == p.max_delay - 1, 0, cur_slot + 1)),
             ]
+            if p.learning:
+                m.d.sync += learned.eq(0)
 
         # --- configuration: registers and read responses ----------------------------------
         with m.If(cfg_take & ~in_range):
