@@ -193,22 +193,28 @@ class StdpEngine(wiring.Component):
 
         # post-trace pass pipeline: read word (0) -> lane registered (1) -> decay (2)
         #                           -> product (3) -> write lane (4)
-        yv = [Signal(name=f"yv{k}") for k in range(4)]
-        ytag = [Signal(range(N), name=f"ytag{k}") for k in range(4)]
+        yv = [Signal(name=f"yv{k}") for k in range(5)]
+        ytag = [Signal(range(N), name=f"ytag{k}") for k in range(5)]
         m.d.sync += [yv[0].eq(yp_run), ytag[0].eq(yn)]
-        for k in range(1, 4):
+        for k in range(1, 5):
             m.d.sync += [yv[k].eq(yv[k - 1]), ytag[k].eq(ytag[k - 1])]
-        y_lanes = Array(y_rd.data[l] for l in range(L))
+        # every RAM output is registered before use: the synapse word, the y word (LTD,
+        # post pass, post impulse, read-back) and the x word (LTP)
+        w_q = Signal(layouts.syn_word_layout(p), reset_less=True)
+        yw_q = Signal(y_lay, reset_less=True)
+        xw_q = Signal(x_lay, reset_less=True)
+        m.d.sync += [w_q.eq(self.syn_rdata), yw_q.eq(y_rd.data), xw_q.eq(x_rd.data)]
         lane_of = (lambda n: n[:lb]) if lb else (lambda n: Const(0, 1))
         y_q = Signal(y_elem, reset_less=True)
-        m.d.sync += y_q.eq(y_lanes[lane_of(ytag[0])])
+        yw_lanes = Array(yw_q[l] for l in range(L))     # lanes of the registered y word
+        m.d.sync += y_q.eq(yw_lanes[lane_of(ytag[1])])
         y2 = Signal(unsigned(tb), reset_less=True)
         m.d.sync += y2.eq(y_q.y - _tdec(y_q.y, regs["k_post"]))
         y3 = Signal(unsigned(tb), reset_less=True)
         prod_y3 = Signal(unsigned(8 + tb), reset_less=True)
         m.d.sync += [y3.eq(y2), prod_y3.eq(regs["a_minus"] * y2)]
         passes_busy = xp_run | yp_run | xv[0] | xv[1] | xv[2] | xv[3] | \
-            yv[0] | yv[1] | yv[2] | yv[3]
+            yv[0] | yv[1] | yv[2] | yv[3] | yv[4]
 
         # --- LTD / LTP sequencer --------------------------------------------------------
         wmin, wmax = regs["w_min"], regs["w_max"]
@@ -228,10 +234,6 @@ class StdpEngine(wiring.Component):
         for i in range(1, 3):
             m.d.sync += [sv[i].eq(sv[i - 1]), sltp[i].eq(sltp[i - 1]), sad[i].eq(sad[i - 1])]
         rmw_busy = sv[0] | sv[1] | sv[2]
-        w_q = Signal(layouts.syn_word_layout(p), reset_less=True)
-        yw_q = Signal(y_lay, reset_less=True)       # LTD: y word of the same row position
-        xw_q = Signal(x_lay, reset_less=True)       # LTP: x word of the axon
-        m.d.sync += [w_q.eq(self.syn_rdata), yw_q.eq(y_rd.data), xw_q.eq(x_rd.data)]
         new_w = Signal(layouts.syn_word_layout(p), reset_less=True)
         ltp_lane = Signal(range(L), reset_less=True)
         for l in range(L):
@@ -247,10 +249,10 @@ class StdpEngine(wiring.Component):
                      self.syn_we.eq(sv[2]), self.syn_raddr.eq(raddr)]
 
         post_n = Signal(range(N))                 # post impulse: neuron, pipeline
-        pi_v = [Signal(name=f"pi_v{i}") for i in range(3)]
-        m.d.sync += [pi_v[1].eq(pi_v[0]), pi_v[2].eq(pi_v[1])]
+        pi_v = [Signal(name=f"pi_v{i}") for i in range(4)]
+        m.d.sync += [pi_v[1].eq(pi_v[0]), pi_v[2].eq(pi_v[1]), pi_v[3].eq(pi_v[2])]
         pi_q = Signal(y_elem, reset_less=True)
-        m.d.sync += pi_q.eq(y_lanes[lane_of(post_n)])
+        m.d.sync += pi_q.eq(yw_lanes[lane_of(post_n)])
 
         with m.FSM(name="stdp"):
             with m.State("IDLE"):
@@ -270,7 +272,9 @@ class StdpEngine(wiring.Component):
                     m.next = "LTD_AXON"
             with m.State("LTD_AXON"):
                 m.d.sync += a_cur.eq(hl_rd.data)
-                m.d.comb += x_rd.addr.eq(hl_rd.data)
+                m.next = "LTD_XREAD"
+            with m.State("LTD_XREAD"):
+                m.d.comb += x_rd.addr.eq(a_cur)
                 m.next = "LTD_CHECK"
             with m.State("LTD_CHECK"):
                 m.d.sync += [k.eq(k + 1), j.eq(0)]
@@ -315,7 +319,7 @@ class StdpEngine(wiring.Component):
                 m.next = "POST_WAIT"
             with m.State("POST_WAIT"):
                 m.d.sync += pi_v[0].eq(0)
-                with m.If(pi_v[2]):
+                with m.If(pi_v[3]):
                     m.next = "LTP_FETCH"
             with m.State("FINISH"):
                 m.d.comb += self.done.eq(1)
@@ -356,11 +360,11 @@ class StdpEngine(wiring.Component):
         # y_mem read: post pass, LTD row, post impulse, configuration
         with m.If(yp_run):
             m.d.comb += y_rd.addr.eq(yn >> lb)
-        with m.If(yv[3]):
-            m.d.comb += [y_wr.addr.eq(ytag[3] >> lb), y_wr.en.eq(1 << lane_of(ytag[3]))]
+        with m.If(yv[4]):
+            m.d.comb += [y_wr.addr.eq(ytag[4] >> lb), y_wr.en.eq(1 << lane_of(ytag[4]))]
             for l in range(L):
                 m.d.comb += [y_wr.data[l].y.eq(y3), y_wr.data[l].dltd.eq(prod_y3 >> regs["s_minus"])]
-        with m.Elif(pi_v[1]):
+        with m.Elif(pi_v[2]):
             bumped_y = pi_q.y + regs["imp_post"]
             for l in range(L):
                 m.d.comb += [y_wr.data[l].y.eq(Mux(bumped_y > tmax, tmax, bumped_y)),
@@ -378,10 +382,10 @@ class StdpEngine(wiring.Component):
         m.d.comb += cfg_lane.eq(lane_of(self.cfg_index))
         with m.If(self.cfg_sel):
             m.d.comb += [x_rd.addr.eq(self.cfg_index), y_rd.addr.eq(self.cfg_index >> lb)]
-        m.d.sync += cfg_lane_q.eq(cfg_lane)
+        cfg_lane_q2 = Signal(range(L))
+        m.d.sync += [cfg_lane_q.eq(cfg_lane), cfg_lane_q2.eq(cfg_lane_q)]
         xr = Signal(layouts.xtrace_layout(p), reset_less=True)
-        yr = Signal(layouts.ytrace_layout(p), reset_less=True)
         m.d.sync += [xr.x.eq(x_rd.data.x), xr.plastic.eq(x_rd.data.plastic),
-                     yr.y.eq(y_lanes[cfg_lane_q].y)]
-        m.d.comb += [self.x_rdata.eq(xr), self.y_rdata.eq(yr)]
+                     ]
+        m.d.comb += [self.x_rdata.eq(xr), self.y_rdata.y.eq(yw_lanes[cfg_lane_q2].y)]
         return m

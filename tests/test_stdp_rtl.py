@@ -12,7 +12,7 @@ from spikeforge.rtl.image import CoreImage
 from spikeforge.rtl.params import CoreParams
 from spikeforge.sim.golden import CoreModel
 from spikeforge.sim.runner import Stimulus
-from spikeforge.sim.stdp import stdp_window
+from spikeforge.sim.demos import stdp_window_experiment
 
 from rtl_helpers import SIMULATORS, lively_image, random_inputs, run_and_compare, seed_for
 
@@ -114,38 +114,10 @@ def test_directed_learning(simulator):
 
 def test_stdp_window_on_the_rtl():
     """One pre spike at t_pre, one post spike at t_post, for dt = t_post - t_pre in
-    -20..+20: the weight change measured on the RTL equals the golden model's and the rule's
-    closed form."""
-    p = CoreParams(neurons=4, axons=1, lanes=4, weight_bits=8, learning=True, refractory_bits=8)
-    regs = {**p.stdp_defaults(), "learn_en": 1, "a_plus": 100, "a_minus": 100,
-            "s_plus": 7, "s_minus": 7, "k_pre": 3, "k_post": 3, "imp_pre": 128,
-            "imp_post": 128, "w_min": -128, "w_max": 127}
-    window = dict(zip(range(-20, 21), stdp_window(regs, p.trace_max, range(-20, 21))))
-    # |dw| <= (100 * 128) >> 7 = 100: the window never reaches the clamps
-    assert max(abs(int(v)) for v in window.values()) <= 100
-    t0, steps = 25, 50
-    jobs, dts = [], []
-    for dt in range(-20, 21, 4):
-        t_post = t0 + dt
-        # neuron 0 fires exactly once, at t_post: its bias brings v over threshold at
-        # that step, and a long refractory period prevents a second spike
-        par = {k: np.full(4, d) for k, d in p.param_defaults().items()}
-        par["vth"][:] = 131071
-        par.update(refr=np.full(4, 255))
-        par["vth"][0] = 1
-        par["bias_mant"][0] = 1
-        par["bias_exp"][0] = 0
-        # v climbs by 1 each step from v0: it passes vth << 6 = 64 at step t_post
-        state = {"u": 0, "v": np.array([64 - t_post, 0, 0, 0]), "refr_cnt": 0}
-        img = CoreImage(params=p, weights=np.zeros((1, 4), np.int64), neuron_params=par,
-                        state=state, stdp=regs, plastic=np.ones(1, np.int64))
-        inputs = [[0] if t == t0 else [] for t in range(steps)]
-        golden = CoreModel(img).run(inputs, steps)
-        assert golden.spikes[:, 0].nonzero()[0].tolist() == [t_post]
-        jobs.append((img, inputs, steps, Stimulus(readback=False)))
-        dts.append(dt)
-    traces = run_and_compare(jobs, "verilator")
-    for dt, tr in zip(dts, traces):
-        dw = int(tr.extra["weights"][-1, 0, 0])
-        assert dw == window[dt], f"dt = {dt}: RTL dw = {dw}, closed form {window[dt]}"
-    assert window[4] > 0 > window[-4], "the window should be potentiating for dt > 0"
+    -20..+20: the weight change measured on the RTL equals the golden model's (checked inside
+    the experiment, with every other quantity) and the rule's closed form."""
+    dts, rtl, golden, closed = stdp_window_experiment(range(-20, 21, 4))
+    assert (rtl == closed).all(), f"RTL {rtl.tolist()} vs closed form {closed.tolist()}"
+    assert (rtl == golden).all()
+    assert rtl[dts == 4][0] > 0 > rtl[dts == -4][0], "potentiation for dt > 0, depression below"
+    assert abs(rtl).max() <= 100, "the demo's window should stay clear of the weight clamps"
