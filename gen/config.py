@@ -32,7 +32,7 @@ try:
 except ModuleNotFoundError:             # Python 3.10
     import tomli as tomllib
 
-from ..rtl.params import CoreParams, ParamError, check_choice, check_int
+from ..rtl.params import CoreParams, ParamError, check_choice, check_int, dataclass_from_table
 
 
 __all__ = [
@@ -118,17 +118,7 @@ def check_identifier(name, value):
     return value
 
 
-def _from_table(cls, d, where):
-    """Build the dataclass ``cls`` from a mapping, rejecting unknown keys by their dotted name."""
-    known = [f.name for f in fields(cls)]
-    for key in d:
-        if key not in known:
-            raise ParamError(f"{where}.{key} is not a known key: expected one of "
-                             f"{', '.join(sorted(known))}")
-    try:
-        return cls(**d)
-    except ParamError as e:
-        raise ParamError(f"{where}.{e}") from None
+_from_table = dataclass_from_table
 
 
 # --- the tables ------------------------------------------------------------------------------

@@ -240,9 +240,13 @@ class NeuronCore(wiring.Component):
             with m.If(eng.syn_active):
                 m.d.comb += [syn_mem.addr.eq(eng.syn_raddr), syn_mem.w_addr.eq(eng.syn_waddr),
                              syn_mem.w_data.eq(eng.syn_wdata), syn_mem.w_en.eq(eng.syn_we)]
+            # hits reach the engine one clock after the event is taken (a register between
+            # the input handshake and the hit memories); events are >= 3 clocks apart and
+            # the trace pass starts >= 5 clocks after the last one
+            m.d.sync += [eng.hit.eq(ev_take & ev_good), eng.hit_axon.eq(ev.axon),
+                         eng.hit_slot.eq(ev_slot)]
             m.d.comb += [
-                eng.hit.eq(ev_take & ev_good), eng.hit_axon.eq(ev.axon),
-                eng.hit_slot.eq(ev_slot), eng.slot.eq(cur_slot),
+                eng.slot.eq(cur_slot),
                 eng.cfg_sel.eq(self.cfg.valid & core_idle & integrator_idle),
                 eng.cfg_region.eq(region), eng.cfg_index.eq(index),
                 eng.cfg_data.eq(cmd.data), eng.cfg_we.eq(cfg_wr),

@@ -32,6 +32,20 @@ def check_int(name, value, lo, hi):
     return value
 
 
+def dataclass_from_table(cls, d, where):
+    """Build the validated dataclass ``cls`` from a mapping; unknown keys and bad values raise
+    :class:`ParamError` naming the dotted key (``where.key``)."""
+    known = {f.name for f in fields(cls)}
+    for key in d:
+        if key not in known:
+            raise ParamError(f"{where}.{key} is not a known key: expected one of "
+                             f"{', '.join(sorted(known))}")
+    try:
+        return cls(**d)
+    except ParamError as e:
+        raise ParamError(f"{where}.{e}") from None
+
+
 def check_choice(name, value, choices):
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
@@ -223,15 +237,7 @@ class CoreParams:
     @classmethod
     def from_dict(cls, d, *, where="core"):
         """Build from a mapping (for example a TOML table), rejecting unknown keys by name."""
-        known = {f.name for f in fields(cls)}
-        for key in d:
-            if key not in known:
-                raise ParamError(f"{where}.{key} is not a known key: expected one of "
-                                 f"{', '.join(sorted(known))}")
-        try:
-            return cls(**d)
-        except ParamError as e:
-            raise ParamError(f"{where}.{e}") from None
+        return dataclass_from_table(cls, d, where)
 
     def to_dict(self):
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -65,3 +65,10 @@ def run_and_compare(jobs, simulator):
         div = first_divergence(expected, got)
         assert div is None, f"{simulator}, job {k}: {div}"
     return traces
+
+
+def assert_cases_reached(checks, golden):
+    """Every directed case must really occur in the golden trace (``checks``: name ->
+    predicate on the trace), so a directed test cannot pass by missing its edge case."""
+    missed = [name for name, check in checks.items() if not check(golden)]
+    assert not missed, f"directed cases not reached in the golden trace: {missed}"

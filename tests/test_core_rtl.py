@@ -15,8 +15,8 @@ from spikeforge.sim.golden import CoreModel
 from spikeforge.sim.runner import Stimulus, run_core_rtl
 from spikeforge.sim.trace import first_divergence
 
-from rtl_helpers import (SIMULATORS, lively_image, random_inputs, random_params,
-                         run_and_compare, seed_for)
+from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_inputs,
+                         random_params, run_and_compare, seed_for)
 
 
 # --- random cores: >= 1,000 steps per simulator per neuron model ------------------------------
@@ -131,8 +131,7 @@ def cuba_directed_job():
 def test_cuba_directed(simulator):
     img, inputs, steps, checks = cuba_directed_job()
     golden = CoreModel(img).run(inputs, steps)
-    missed = [name for name, check in checks.items() if not check(golden)]
-    assert not missed, f"directed cases not reached in the golden trace: {missed}"
+    assert_cases_reached(checks, golden)
     jobs = [(img, inputs, steps, Stimulus()),
             (img, inputs, steps, Stimulus(gap_prob=0.5, backpressure=0.95, seed=3))]
     run_and_compare(jobs, simulator)
@@ -189,8 +188,7 @@ def shift_directed_job():
 def test_shift_directed(simulator):
     img, inputs, steps, checks = shift_directed_job()
     golden = CoreModel(img).run(inputs, steps)
-    missed = [name for name, check in checks.items() if not check(golden)]
-    assert not missed, f"directed cases not reached in the golden trace: {missed}"
+    assert_cases_reached(checks, golden)
     run_and_compare([(img, inputs, steps, Stimulus(backpressure=0.5, seed=2))], simulator)
 
 

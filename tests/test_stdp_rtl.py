@@ -14,7 +14,8 @@ from spikeforge.sim.golden import CoreModel
 from spikeforge.sim.runner import Stimulus
 from spikeforge.sim.demos import stdp_window_experiment
 
-from rtl_helpers import SIMULATORS, lively_image, random_inputs, run_and_compare, seed_for
+from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_inputs,
+                         run_and_compare, seed_for)
 
 
 def learning_image(params, rng, **stdp):
@@ -99,8 +100,7 @@ def directed_job():
 def test_directed_learning(simulator):
     img, inputs, steps, checks = directed_job()
     golden = CoreModel(img).run(inputs, steps)
-    missed = [name for name, check in checks.items() if not check(golden)]
-    assert not missed, f"directed cases not reached in the golden trace: {missed}"
+    assert_cases_reached(checks, golden)
     off = CoreImage(params=img.params, weights=img.weights, neuron_params=img.neuron_params,
                     stdp={**img.stdp, "learn_en": 0}, plastic=img.plastic)
     (_, disabled) = run_and_compare([(img, inputs, steps, Stimulus(readback=False)),

@@ -28,6 +28,17 @@ from spikeforge.sim.inputs import decode_inputs
 from spikeforge.sim.trace import Trace
 
 
+async def handshake(clk, ready):
+    """Hold the caller's ``valid`` (and payload) until a clock edge at which ``ready`` was
+    high: the transfer. Reads ``ready`` once the clock's values have settled."""
+    while True:
+        await ReadOnly()
+        taken = ready.value == 1
+        await RisingEdge(clk)
+        if taken:
+            return
+
+
 def _uint(handle):
     """A handle's value as an unsigned int (one-bit handles carry a ``Logic``)."""
     value = handle.value
@@ -115,12 +126,7 @@ class EventDriver:
                 await RisingEdge(dut.clk)
             dut.events__valid.value = 1
             dut.events__payload.value = w
-            while True:
-                await ReadOnly()
-                taken = dut.events__ready.value == 1
-                await RisingEdge(dut.clk)
-                if taken:
-                    break
+            await handshake(dut.clk, dut.events__ready)
         dut.events__valid.value = 0
 
 
@@ -149,12 +155,7 @@ class CoreTB:
                                               "data": int(data)})[0]
         dut.cfg__valid.value = 1
         dut.cfg__payload.value = word
-        while True:
-            await ReadOnly()
-            taken = dut.cfg__ready.value == 1
-            await RisingEdge(dut.clk)
-            if taken:
-                break
+        await handshake(dut.clk, dut.cfg__ready)
         dut.cfg__valid.value = 0
 
     async def write(self, region, index, data):
@@ -209,12 +210,7 @@ class CoreTB:
     async def start_step(self):
         dut = self.dut
         dut.start.value = 1
-        while True:
-            await ReadOnly()
-            taken = dut.idle.value == 1
-            await RisingEdge(dut.clk)
-            if taken:
-                break
+        await handshake(dut.clk, dut.idle)
         dut.start.value = 0
 
 
