@@ -112,11 +112,12 @@ def test_directed_learning(simulator):
         "with learning disabled the traces must still evolve"
 
 
-def test_stdp_window_on_the_rtl():
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_stdp_window_on_the_rtl(simulator):
     """One pre spike at t_pre, one post spike at t_post, for dt = t_post - t_pre in
     -20..+20: the weight change measured on the RTL equals the golden model's (checked inside
     the experiment, with every other quantity) and the rule's closed form."""
-    dts, rtl, golden, closed = stdp_window_experiment(range(-20, 21, 4))
+    dts, rtl, golden, closed = stdp_window_experiment(range(-20, 21, 4), simulator)
     assert (rtl == closed).all(), f"RTL {rtl.tolist()} vs closed form {closed.tolist()}"
     assert (rtl == golden).all()
     assert rtl[dts == 4][0] > 0 > rtl[dts == -4][0], "potentiation for dt > 0, depression below"
