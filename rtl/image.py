@@ -39,6 +39,24 @@ def _check_range(name, a, lo, hi):
         raise ImageError(f"{name}[{where}] = {int(a[idx])} is out of range: allowed {lo}..{hi}")
 
 
+def _table(attr, what, given, ranges, defaults, length):
+    """Validate a dict of per-row integer arrays (``attr`` of the image): names from
+    ``ranges`` only, each a scalar (broadcast) or an array of ``length`` values in range;
+    missing names take ``defaults``. Returns fresh int64 arrays."""
+    unknown = set(given) - set(ranges)
+    if unknown:
+        raise ImageError(f"{what} {sorted(unknown)[0]!r} does not exist for this core: "
+                         f"expected {', '.join(ranges)}")
+    out = {}
+    for name, (lo, hi) in ranges.items():
+        v = given.get(name, defaults[name])
+        a = np.broadcast_to(np.asarray(v), (length,)) if np.ndim(v) == 0 else v
+        a = _as_int_array(f"{attr}[{name!r}]", a, (length,))
+        _check_range(f"{attr}[{name!r}]", a, lo, hi)
+        out[name] = a.copy()
+    return out
+
+
 @dataclass
 class CoreImage:
     """Contents of one core.
@@ -94,21 +112,8 @@ class CoreImage:
             check_int("w_exp", self.w_exp, 0, W_EXP_MAX)
         except ParamError as e:
             raise ImageError(str(e)) from None
-        rows = p.param_rows
-        defaults = p.param_defaults()
-        ranges = p.param_ranges()
-        unknown = set(self.neuron_params) - set(ranges)
-        if unknown:
-            raise ImageError(f"neuron parameter {sorted(unknown)[0]!r} does not exist for this "
-                             f"core: expected {', '.join(ranges)}")
-        np_ = {}
-        for name, (lo, hi) in ranges.items():
-            v = self.neuron_params.get(name, defaults[name])
-            a = np.broadcast_to(np.asarray(v), (rows,)) if np.ndim(v) == 0 else v
-            a = _as_int_array(f"neuron_params[{name!r}]", a, (rows,))
-            _check_range(f"neuron_params[{name!r}]", a, lo, hi)
-            np_[name] = a.copy()
-        self.neuron_params = np_
+        self.neuron_params = _table("neuron_params", "neuron parameter", self.neuron_params,
+                                    p.param_ranges(), p.param_defaults(), p.param_rows)
         if self.profile_index is None:
             self.profile_index = np.zeros(N, np.int64)
         self.profile_index = _as_int_array("profile_index", self.profile_index, (N,))
@@ -117,18 +122,8 @@ class CoreImage:
         else:
             _check_range("profile_index", self.profile_index, 0, 0)
         sranges = p.state_ranges()
-        unknown = set(self.state) - set(sranges)
-        if unknown:
-            raise ImageError(f"state variable {sorted(unknown)[0]!r} does not exist for this "
-                             f"core: expected {', '.join(sranges)}")
-        st = {}
-        for name, (lo, hi) in sranges.items():
-            v = self.state.get(name, 0)
-            a = np.broadcast_to(np.asarray(v), (N,)) if np.ndim(v) == 0 else v
-            a = _as_int_array(f"state[{name!r}]", a, (N,))
-            _check_range(f"state[{name!r}]", a, lo, hi)
-            st[name] = a.copy()
-        self.state = st
+        self.state = _table("state", "state variable", self.state, sranges,
+                            dict.fromkeys(sranges, 0), N)
         self._check_stdp()
 
     def _check_stdp(self):
