@@ -118,7 +118,6 @@ def check_identifier(name, value):
     return value
 
 
-_from_table = dataclass_from_table
 
 
 # --- the tables ------------------------------------------------------------------------------
@@ -281,7 +280,7 @@ def parse_config(mapping, source="<string>"):
             if name == "core":
                 parts[name] = _core_from_table(table)
             else:
-                parts[name] = _from_table(_TABLES[name], table, name)
+                parts[name] = dataclass_from_table(_TABLES[name], table, name)
     except ParamError as e:
         raise ConfigError(f"{source}: {e}") from None
     return Config(**parts)

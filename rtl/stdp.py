@@ -228,11 +228,12 @@ class StdpEngine(wiring.Component):
         # synapse RMW pipeline: read issued (c); RAM data registered (c+1, stage 0);
         # new word computed from the registered words (c+2, stage 1); written (c+3, stage 2)
         sv = [Signal(name=f"sv{i}") for i in range(3)]
-        sltp = [Signal(name=f"sltp{i}") for i in range(3)]
+        sltp = [Signal(name=f"sltp{i}") for i in range(2)]     # LTP (not LTD), to stage 1
         sad = [Signal.like(self.syn_raddr, name=f"sad{i}") for i in range(3)]
         m.d.sync += [sv[0].eq(issue), sltp[0].eq(issue_ltp), sad[0].eq(raddr)]
         for i in range(1, 3):
-            m.d.sync += [sv[i].eq(sv[i - 1]), sltp[i].eq(sltp[i - 1]), sad[i].eq(sad[i - 1])]
+            m.d.sync += [sv[i].eq(sv[i - 1]), sad[i].eq(sad[i - 1])]
+        m.d.sync += sltp[1].eq(sltp[0])
         rmw_busy = sv[0] | sv[1] | sv[2]
         new_w = Signal(layouts.syn_word_layout(p), reset_less=True)
         ltp_lane = Signal(range(L), reset_less=True)
