@@ -217,37 +217,56 @@ class CoreImage:
 
     # --- files -----------------------------------------------------------------------------
 
-    def save(self, path):
-        """Write the image as ``.npz`` (params as a JSON string, arrays as int64)."""
+    def to_arrays(self, prefix=""):
+        """``{name: array}`` of every part of the image (params as a JSON string), the
+        contents of an ``.npz`` file; ``prefix`` is put before every name."""
         import json
-        arrays = {"weights": self.weights, "profile_index": self.profile_index,
+        arrays = {"params": np.asarray(json.dumps(self.params.to_dict())),
+                  "weights": self.weights, "profile_index": self.profile_index,
                   "w_exp": np.int64(self.w_exp)}
         arrays.update({f"param.{k}": v for k, v in self.neuron_params.items()})
         arrays.update({f"state.{k}": v for k, v in self.state.items()})
         arrays.update({f"stdp.{k}": np.int64(v) for k, v in self.stdp.items()})
         arrays.update({"plastic": self.plastic, "xtrace": self.x, "ytrace": self.y})
-        np.savez(path, params=json.dumps(self.params.to_dict()), **arrays)
+        return {prefix + k: v for k, v in arrays.items()}
+
+    @classmethod
+    def from_arrays(cls, z, prefix="", *, source="image"):
+        """The image stored by :meth:`to_arrays` in the mapping ``z`` (for example an open
+        ``.npz``) under ``prefix``."""
+        import json
+        files = [k[len(prefix):] for k in z if k.startswith(prefix)] if prefix else list(z)
+        if "params" not in files:
+            raise ImageError(f"{source}: not a core image (no '{prefix}params' entry)")
+        try:
+            params = CoreParams.from_dict(json.loads(str(z[prefix + "params"])))
+        except ParamError as e:
+            raise ImageError(f"{source}: {e}") from None
+        missing = [k for k in ("weights", "w_exp", "profile_index") if k not in files]
+        if missing:
+            raise ImageError(f"{source}: the core image has no '{prefix}{missing[0]}' entry")
+        get = lambda k: z[prefix + k]
+        return cls(
+            params=params,
+            weights=get("weights"),
+            w_exp=int(get("w_exp")),
+            neuron_params={k[6:]: get(k) for k in files if k.startswith("param.")},
+            profile_index=get("profile_index"),
+            state={k[6:]: get(k) for k in files if k.startswith("state.")},
+            stdp={k[5:]: int(get(k)) for k in files if k.startswith("stdp.")},
+            plastic=get("plastic") if "plastic" in files else None,
+            x=get("xtrace") if "xtrace" in files else None,
+            y=get("ytrace") if "ytrace" in files else None,
+        )
+
+    def save(self, path):
+        """Write the image as ``.npz`` (params as a JSON string, arrays as int64)."""
+        np.savez(path, **self.to_arrays())
 
     @classmethod
     def load(cls, path):
-        import json
         with np.load(path, allow_pickle=False) as z:
-            try:
-                params = CoreParams.from_dict(json.loads(str(z["params"])))
-            except KeyError:
-                raise ImageError(f"{path}: not a core image (no 'params' entry)") from None
-            return cls(
-                params=params,
-                weights=z["weights"],
-                w_exp=int(z["w_exp"]),
-                neuron_params={k[6:]: z[k] for k in z.files if k.startswith("param.")},
-                profile_index=z["profile_index"],
-                state={k[6:]: z[k] for k in z.files if k.startswith("state.")},
-                stdp={k[5:]: int(z[k]) for k in z.files if k.startswith("stdp.")},
-                plastic=z["plastic"] if "plastic" in z.files else None,
-                x=z["xtrace"] if "xtrace" in z.files else None,
-                y=z["ytrace"] if "ytrace" in z.files else None,
-            )
+            return cls.from_arrays({k: z[k] for k in z.files}, source=str(path))
 
     @classmethod
     def random(cls, params, rng, *, density=0.5):

@@ -11,7 +11,7 @@ import numpy as np
 from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data
 
-from .params import CoreParams, STDP_REG_NAMES
+from .params import CoreParams, MeshParams, STDP_REG_NAMES, STEP_BITS, check_int, check_shape
 
 
 __all__ = [
@@ -20,6 +20,10 @@ __all__ = [
     "cfg_command_layout", "Region", "Reg", "region_depths", "cfg_index_bits", "cfg_data_bits", "cfg_address",
     "xtrace_layout", "ytrace_layout", "BASE_REGS", "STDP_REGS", "core_regs", "reg_shape",
     "pack", "unpack", "field_specs",
+    "mesh_coord_bits", "packet_layout", "spike_payload_layout", "spike_packet_layout",
+    "route_ptr_layout", "route_entry_layout", "ext_in_layout", "ext_out_layout",
+    "mesh_region_depths", "mesh_cfg_index_bits", "mesh_cfg_data_bits", "mesh_cfg_layout",
+    "REGION_BITS",
 ]
 
 
@@ -98,6 +102,12 @@ class Region(enum.IntEnum):
     STATE = 4   #: neuron state rows, index neuron
     XTRACE = 5  #: ``learning`` only: pre trace and plastic bit of each axon, see :func:`xtrace_layout`
     YTRACE = 6  #: ``learning`` only: post trace of each neuron, see :func:`ytrace_layout`
+    ROUTE_PTR = 7   #: array only: fan-out list of each neuron, see :func:`route_ptr_layout`
+    ROUTE = 8       #: array only: routing-table entries, see :func:`route_entry_layout`
+
+
+#: Width of the region field of a configuration address.
+REGION_BITS = 4
 
 
 class Reg(enum.IntEnum):
@@ -192,7 +202,7 @@ def cfg_command_layout(p: CoreParams):
     return data.StructLayout({
         "addr": data.StructLayout({
             "index": unsigned(cfg_index_bits(p)),
-            "region": unsigned(3),
+            "region": unsigned(REGION_BITS),
         }),
         "write": unsigned(1),
         "data": unsigned(cfg_data_bits(p)),
@@ -206,6 +216,111 @@ def cfg_address(p: CoreParams, region, index):
         raise IndexError(f"index {index} is out of range for region {Region(region).name}: "
                          f"allowed 0..{depth - 1}")
     return (int(region) << cfg_index_bits(p)) | index
+
+
+# --- the many-core array (SPEC §3.6) ---------------------------------------------------------
+
+def mesh_coord_bits(size):
+    """Width of one coordinate on a mesh side of ``size`` routers (at least 1 bit)."""
+    return max(1, (size - 1).bit_length())
+
+
+def packet_layout(x_bits, y_bits, payload_shape):
+    """A mesh packet: destination router ``x``, ``y``, the ``exit`` bit and an opaque
+    ``payload``.
+
+    The router never looks at the payload. ``exit = 1`` asks the destination router to send
+    the packet out of the mesh through its edge port instead of to its core (the external
+    output of the array leaves this way, at router (0, 0)).
+    """
+    check_int("x_bits", x_bits, 1, 16)
+    check_int("y_bits", y_bits, 1, 16)
+    return data.StructLayout({
+        "x": x_bits,
+        "y": y_bits,
+        "exit": 1,
+        "payload": check_shape("payload_shape", payload_shape),
+    })
+
+
+def _core_xy(mp: MeshParams):
+    return {"x": unsigned(mp.x_bits), "y": unsigned(mp.y_bits)}
+
+
+def spike_payload_layout(mp: MeshParams, p: CoreParams):
+    """Payload of a spike packet: ``event`` (destination axon and delay offset, for a core)
+    or, on an ``exit`` packet, ``source`` (core ``x``, ``y`` and ``neuron`` that fired)."""
+    return data.UnionLayout({
+        "event": axon_event_layout(p),
+        "source": data.StructLayout({**_core_xy(mp), "neuron": unsigned(p.neuron_bits)}),
+    })
+
+
+def spike_packet_layout(mp: MeshParams, p: CoreParams):
+    """The packet every router link of the array carries."""
+    return packet_layout(mp.x_bits, mp.y_bits, spike_payload_layout(mp, p))
+
+
+def route_ptr_layout(mp: MeshParams):
+    """One word of :attr:`Region.ROUTE_PTR` (index neuron): the neuron's fan-out list is
+    entries ``base .. base + count - 1`` of the routing table."""
+    return data.StructLayout({"base": unsigned(mp.entry_bits), "count": unsigned(mp.count_bits)})
+
+
+def route_entry_layout(mp: MeshParams, p: CoreParams):
+    """One routing-table entry (:attr:`Region.ROUTE`): a spike of the neuron becomes one packet
+    to ``axon`` of core (``x``, ``y``), integrated ``delay + 1`` steps later (``delay`` holds
+    the connection delay minus one); or, if ``exit``, one record on the external output (the
+    other fields are then 0)."""
+    return data.StructLayout({
+        "axon": unsigned(p.axon_bits),
+        "delay": unsigned(p.delay_bits),
+        **_core_xy(mp),
+        "exit": unsigned(1),
+    })
+
+
+def ext_in_layout(mp: MeshParams, p: CoreParams):
+    """External AER input: one spike on ``axon`` of core (``x``, ``y``), integrated at the next
+    step the array computes."""
+    return data.StructLayout({**_core_xy(mp), "axon": unsigned(p.axon_bits)})
+
+
+def ext_out_layout(mp: MeshParams, p: CoreParams):
+    """External AER output: ``neuron`` of core (``x``, ``y``) fired at ``step``."""
+    return data.StructLayout({"step": unsigned(STEP_BITS), **_core_xy(mp),
+                              "neuron": unsigned(p.neuron_bits)})
+
+
+def mesh_region_depths(mp: MeshParams, p: CoreParams):
+    """Words of each :class:`Region` of one core of the array: the core's regions plus its
+    routing table."""
+    d = region_depths(p)
+    d[Region.ROUTE_PTR] = p.neurons
+    d[Region.ROUTE] = mp.route_entries
+    return d
+
+
+def mesh_cfg_index_bits(mp: MeshParams, p: CoreParams):
+    return max(1, max(n - 1 for n in mesh_region_depths(mp, p).values()).bit_length())
+
+
+def mesh_cfg_data_bits(mp: MeshParams, p: CoreParams):
+    return max(cfg_data_bits(p), route_ptr_layout(mp).size, route_entry_layout(mp, p).size)
+
+
+def mesh_cfg_layout(mp: MeshParams, p: CoreParams):
+    """A configuration command of the array: ``cmd`` (as :func:`cfg_command_layout`, with
+    the routing regions added) for core (``core.x``, ``core.y``)."""
+    return data.StructLayout({
+        "core": data.StructLayout(_core_xy(mp)),
+        "addr": data.StructLayout({
+            "index": unsigned(mesh_cfg_index_bits(mp, p)),
+            "region": unsigned(REGION_BITS),
+        }),
+        "write": unsigned(1),
+        "data": unsigned(mesh_cfg_data_bits(mp, p)),
+    })
 
 
 # --- packing, vectorised over numpy arrays, driven by the layouts' field offsets -----------

@@ -12,7 +12,8 @@ __all__ = [
     "ParamError", "CoreParams", "check_int", "check_choice",
     "CUBA_PARAM_RANGES", "SHIFT_PARAM_RANGES", "NEURON_MODELS", "PARAM_MODES",
     "W_EXP_MAX", "V_MAX", "SYN_MEMORIES", "SPRAM_WORDS", "SPRAM_BITS", "SPRAM_COUNT",
-    "STDP_REG_NAMES", "TRACE_BITS_MAX", "stdp_register_ranges",
+    "STDP_REG_NAMES", "TRACE_BITS_MAX", "stdp_register_ranges", "check_shape",
+    "MeshParams", "MESH_DIM_MAX", "ROUTE_ENTRIES_MAX", "STEP_BITS",
 ]
 
 
@@ -44,6 +45,17 @@ def dataclass_from_table(cls, d, where):
         return cls(**d)
     except ParamError as e:
         raise ParamError(f"{where}.{e}") from None
+
+
+def check_shape(name, value):
+    """Raise :class:`ParamError` unless ``value`` is an Amaranth shape-castable."""
+    from amaranth.hdl import Shape
+    try:
+        Shape.cast(value)
+    except (TypeError, ValueError):
+        raise ParamError(f"{name} must be an Amaranth shape (for example unsigned(8) or a "
+                         f"data layout), not {value!r}") from None
+    return value
 
 
 def check_choice(name, value, choices):
@@ -331,3 +343,79 @@ class CoreParams:
         return {"learn_en": 1, "k_pre": 2, "k_post": 2, "imp_pre": imp, "imp_post": imp,
                 "a_plus": 16, "a_minus": 16, "s_plus": 6, "s_minus": 6,
                 "w_min": wlo, "w_max": whi}
+
+
+# --- the many-core array (SPEC §3.6) --------------------------------------------------------
+
+#: Largest mesh side (routers per row or column).
+MESH_DIM_MAX = 64
+#: Largest number of routing-table entries per core.
+ROUTE_ENTRIES_MAX = 65536
+#: Width of the step number on the external output port.
+STEP_BITS = 32
+
+
+@dataclass(frozen=True)
+class MeshParams:
+    """Generation-time parameters of the many-core array (every core has the same
+    :class:`CoreParams`).
+
+    Parameters
+    ----------
+    width, height : int
+        Cores along x and y (1..64 each). Core ``(x, y)`` has index ``y * width + x``.
+    route_entries : int
+        Routing-table entries per core (1..65536): the sum over the core's neurons of their
+        fan-out (one entry per destination axon, or per copy to the external output).
+    fifo_depth : int
+        Depth of each router input FIFO (2..4096).
+    """
+    width: int = 1
+    height: int = 1
+    route_entries: int = 256
+    fifo_depth: int = 4
+
+    def __post_init__(self):
+        check_int("width", self.width, 1, MESH_DIM_MAX)
+        check_int("height", self.height, 1, MESH_DIM_MAX)
+        check_int("route_entries", self.route_entries, 1, ROUTE_ENTRIES_MAX)
+        check_int("fifo_depth", self.fifo_depth, 2, 4096)
+
+    @classmethod
+    def from_dict(cls, d, *, where="mesh"):
+        return dataclass_from_table(cls, d, where)
+
+    def to_dict(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def cores(self):
+        """Number of cores, ``width * height``."""
+        return self.width * self.height
+
+    @property
+    def x_bits(self):
+        return max(1, (self.width - 1).bit_length())
+
+    @property
+    def y_bits(self):
+        return max(1, (self.height - 1).bit_length())
+
+    @property
+    def entry_bits(self):
+        """Width of a routing-table entry index."""
+        return max(1, (self.route_entries - 1).bit_length())
+
+    @property
+    def count_bits(self):
+        """Width of a neuron's fan-out count (0..route_entries)."""
+        return self.route_entries.bit_length()
+
+    def core_index(self, x, y):
+        """Index of core ``(x, y)``: ``y * width + x``."""
+        return y * self.width + x
+
+    def core_xy(self, index):
+        """Coordinates ``(x, y)`` of core ``index``."""
+        y, x = divmod(index, self.width)
+        return x, y

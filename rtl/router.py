@@ -2,12 +2,13 @@
 
 import enum
 
-from amaranth.hdl import Module, Shape, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .params import ParamError, check_int
+from .layouts import mesh_coord_bits, packet_layout
+from .params import ParamError, check_int, check_shape
 
 
 __all__ = ["Port", "packet_layout", "mesh_coord_bits", "XYRouter",
@@ -34,35 +35,6 @@ class Port(enum.IntEnum):
         return self.name.lower()
 
 
-def mesh_coord_bits(size):
-    """Width of one coordinate on a mesh side of ``size`` routers (at least 1 bit)."""
-    return max(1, (size - 1).bit_length())
-
-
-def packet_layout(x_bits, y_bits, payload_shape):
-    """A mesh packet: destination router ``x``, ``y`` and an opaque ``payload``.
-
-    The payload is what the destination core receives (for an AER spike: destination axon
-    and delay); the router never looks at it.
-    """
-    check_int("x_bits", x_bits, 1, 16)
-    check_int("y_bits", y_bits, 1, 16)
-    return data.StructLayout({
-        "x": x_bits,
-        "y": y_bits,
-        "payload": _check_shape("payload_shape", payload_shape),
-    })
-
-
-def _check_shape(name, value):
-    try:
-        Shape.cast(value)
-    except (TypeError, ValueError):
-        raise ParamError(f"{name} must be an Amaranth shape (for example unsigned(8) or a "
-                         f"data layout), not {value!r}") from None
-    return value
-
-
 class XYRouter(wiring.Component):
     """A mesh router with dimension-ordered (XY) routing and ready/valid back-pressure.
 
@@ -78,7 +50,8 @@ class XYRouter(wiring.Component):
     dimension back to x, so the channel dependency graph has no cycle (Dally and Seitz), and
     with every router draining its ``LOCAL`` output every packet eventually arrives under
     any load. Packets never leave on a port that falls off the mesh edge (those members exist,
-    and are left unconnected; their ``valid`` stays low).
+    and are left unconnected; their ``valid`` stays low), except for the ``edge_port`` of the
+    router that has one: ``exit`` packets addressed to that router leave there.
 
     A packet whose destination lies outside the mesh (``x >= width`` or ``y >= height``,
     possible when a side is not a power of two) is not forwarded: it leaves on ``o_local``
@@ -101,6 +74,10 @@ class XYRouter(wiring.Component):
         Shape of the packet's ``payload``.
     fifo_depth : int
         Depth of each input FIFO (2..4096).
+    edge_port : Port or None
+        The port, facing off the mesh edge, through which packets addressed to this router
+        with ``exit = 1`` leave the mesh (the array's external output). Without an edge port
+        (the default) such packets go to ``LOCAL`` like any other.
 
     Members
     -------
@@ -113,13 +90,22 @@ class XYRouter(wiring.Component):
         Sticky: a packet with a destination outside the mesh has left on ``o_local``.
     """
 
-    def __init__(self, *, x, y, width, height, payload_shape, fifo_depth=4):
+    def __init__(self, *, x, y, width, height, payload_shape, fifo_depth=4, edge_port=None):
         check_int("width", width, 1, MESH_DIM_MAX)
         check_int("height", height, 1, MESH_DIM_MAX)
         check_int("x", x, 0, width - 1)
         check_int("y", y, 0, height - 1)
-        _check_shape("payload_shape", payload_shape)
+        check_shape("payload_shape", payload_shape)
         check_int("fifo_depth", fifo_depth, 2, FIFO_DEPTH_MAX)
+        if edge_port is not None:
+            edge_port = Port(edge_port)
+            on_edge = {Port.WEST: x == 0, Port.EAST: x == width - 1,
+                       Port.SOUTH: y == 0, Port.NORTH: y == height - 1}.get(edge_port, False)
+            if not on_edge:
+                raise ParamError(f"edge_port = {edge_port.name} is not allowed for router "
+                                 f"({x}, {y}) of a {width} x {height} mesh: the port must "
+                                 f"face off the mesh edge")
+        self._edge_port = edge_port
         self._x, self._y = x, y
         self._width, self._height = width, height
         self._payload_shape = payload_shape
@@ -140,6 +126,7 @@ class XYRouter(wiring.Component):
     height = property(lambda self: self._height)
     payload_shape = property(lambda self: self._payload_shape)
     fifo_depth = property(lambda self: self._fifo_depth)
+    edge_port = property(lambda self: self._edge_port)
     #: The packet layout of every port.
     layout = property(lambda self: self._layout)
 
@@ -182,7 +169,10 @@ class XYRouter(wiring.Component):
             with m.Elif(head.y < self._y):
                 m.d.comb += route.eq(Port.SOUTH)
             with m.Else():
-                m.d.comb += route.eq(Port.LOCAL)
+                if self._edge_port is None:
+                    m.d.comb += route.eq(Port.LOCAL)
+                else:
+                    m.d.comb += route.eq(Mux(head.exit, self._edge_port, Port.LOCAL))
             heads.append(head)
             head_valid.append(fifo.r_rdy)
             head_take.append(take)

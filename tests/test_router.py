@@ -64,7 +64,7 @@ def run_router(router, sends, *, seed=0, gap=0.0, backpressure=0.0, max_cycles=5
                 i = router.input(p)
                 if nxt[p] < len(sends.get(p, ())) and idle[p] == 0:
                     px, py, pl = sends[p][nxt[p]]
-                    ctx.set(i.payload, {"x": px, "y": py, "payload": pl})
+                    ctx.set(i.payload, {"x": px, "y": py, "exit": 0, "payload": pl})
                     ctx.set(i.valid, 1)
                 else:
                     ctx.set(i.valid, 0)
@@ -286,11 +286,11 @@ def test_random_traffic(case):
 def test_packet_layout():
     axon = data.StructLayout({"axon": 6, "delay": 2})
     lay = packet_layout(2, 3, axon)
-    assert list(lay.members) == ["x", "y", "payload"]
-    assert lay.size == 2 + 3 + 8
-    raw = lay.const({"x": 3, "y": 5, "payload": {"axon": 17, "delay": 1}}).as_bits()
+    assert list(lay.members) == ["x", "y", "exit", "payload"]
+    assert lay.size == 2 + 3 + 1 + 8
+    raw = lay.const({"x": 3, "y": 5, "exit": 1, "payload": {"axon": 17, "delay": 1}}).as_bits()
     back = lay.from_bits(raw)
-    assert (back.x, back.y, back.payload.axon, back.payload.delay) == (3, 5, 17, 1)
+    assert (back.x, back.y, back.exit, back.payload.axon, back.payload.delay) == (3, 5, 1, 17, 1)
     dut = XYRouter(x=0, y=0, width=4, height=8, payload_shape=axon)
     assert dut.layout == lay
     assert dut.i_east.payload.shape() == lay
