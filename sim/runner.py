@@ -24,7 +24,7 @@ from .trace import Trace
 
 
 __all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "sim_models",
-           "build_core", "run_core_rtl"]
+           "build_core", "build_verilog", "new_run_dir", "run_cocotb", "run_core_rtl"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "spikeforge_core"
@@ -119,18 +119,28 @@ BUILD_ARGS = {
 
 
 def build_core(params: CoreParams, simulator, root="build/sim"):
-    """Emit and compile a core for a simulator, once per design; return the build folder.
+    """Emit and compile a core for a simulator, once per design; return the build folder
+    (see :func:`build_verilog`)."""
+    text = emit_core_verilog(CoreImage(params))
+    model_paths, defines = sim_models(params)
+    return build_verilog(text, simulator, toplevel=TOPLEVEL, models=model_paths,
+                         defines=defines, root=root)
 
-    The folder is named by a hash of the Verilog text, of the simulation models it needs
-    (:func:`sim_models`), of their defines and of the build flags, so any change to the
-    RTL, to the parameters, to a model or to a flag gets a fresh build."""
+
+def build_verilog(text, simulator, *, toplevel, models=(), defines=None, root="build/sim"):
+    """Compile Verilog ``text`` (top module ``toplevel``) for a simulator, once per design;
+    return the build folder.
+
+    The folder is named by a hash of the Verilog text, of the simulation models (paths of
+    extra Verilog files) it needs, of their defines and of the build flags, so any change to
+    the RTL, to the parameters, to a model or to a flag gets a fresh build. Parallel test
+    workers asking for the same design wait for one build (a file lock)."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator = {simulator!r} is not allowed: expected one of "
                          f"{', '.join(SIMULATORS)}")
-    text = emit_core_verilog(CoreImage(params))
-    model_paths, defines = sim_models(params)
-    models = {p.name: p.read_text() for p in model_paths}
-    digest = hashlib.sha256(text.encode())
+    defines = dict(defines or {})
+    models = {Path(p).name: Path(p).read_text() for p in models}
+    digest = hashlib.sha256(f"{toplevel}\0{text}".encode())
     for name, model in sorted(models.items()):
         digest.update(f"\0{name}\0{model}".encode())
     if defines:
@@ -142,35 +152,64 @@ def build_core(params: CoreParams, simulator, root="build/sim"):
     if stamp.exists():
         return bdir
     bdir.mkdir(parents=True, exist_ok=True)
-    # parallel test workers may ask for the same design: one builds, the others wait
     with open(bdir / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists():
-            _build(text, models, defines, simulator, bdir)
+            _build(text, models, defines, simulator, bdir, toplevel)
             stamp.write_text("ok\n")
     return bdir
 
 
-def _build(text, models, defines, simulator, bdir):
+def _build(text, models, defines, simulator, bdir, toplevel):
     from cocotb_tools.runner import get_runner
-    vfile = bdir / f"{TOPLEVEL}.v"
+    vfile = bdir / f"{toplevel}.v"
     vfile.write_text(text)
     sources = [vfile]
     for name, model in sorted(models.items()):      # copied: the folder holds every source
         (bdir / name).write_text(model)
         sources.append(bdir / name)
-    env = simulator_env()
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
+    with _sim_environment():
         runner = get_runner(simulator)
-        build_args = BUILD_ARGS[simulator]
-        runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=bdir,
-                     defines=defines, build_args=build_args, timescale=("1ns", "1ps"),
-                     always=True, log_file=bdir / "build.log")
-    finally:
+        runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=bdir,
+                     defines=defines, build_args=BUILD_ARGS[simulator],
+                     timescale=("1ns", "1ps"), always=True, log_file=bdir / "build.log")
+
+
+class _sim_environment:
+    """Context: ``os.environ`` updated with :func:`simulator_env`, restored on exit."""
+    def __enter__(self):
+        self._old = dict(os.environ)
+        os.environ.update(simulator_env())
+
+    def __exit__(self, *exc):
         os.environ.clear()
-        os.environ.update(old)
+        os.environ.update(self._old)
+
+
+def new_run_dir(bdir):
+    """A fresh folder for one simulation run inside build folder ``bdir``."""
+    run_dir = bdir / f"run-{os.getpid()}-{np.random.default_rng().integers(1 << 62)}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def run_cocotb(bdir, simulator, *, toplevel, bench_module, run_dir, extra_env=None,
+               waves=False):
+    """Run the cocotb tests of ``bench_module`` on the design built in ``bdir``; raise
+    AssertionError with the tail of the log unless at least one test ran and all passed."""
+    from cocotb_tools.runner import get_runner
+    from cocotb_tools.check_results import get_results
+    with _sim_environment():
+        runner = get_runner(simulator)
+        xml = runner.test(test_module=bench_module, hdl_toplevel=toplevel, build_dir=bdir,
+                          hdl_toplevel_lang="verilog", test_dir=run_dir,
+                          extra_env=dict(extra_env or {}), timescale=("1ns", "1ps"),
+                          waves=waves, log_file=run_dir / "sim.log")
+    n_tests, n_fail = get_results(xml)
+    if n_fail or n_tests == 0:
+        log = (run_dir / "sim.log").read_text(errors="replace")[-6000:]
+        raise AssertionError(f"{simulator} bench failed ({n_fail} of {n_tests}); "
+                             f"log in {run_dir / 'sim.log'}:\n{log}")
 
 
 def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False):
@@ -186,14 +225,12 @@ def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False):
     -------
     list of Trace, one per job, with ``meta["cycles"]`` the clocks each step took.
     """
-    from cocotb_tools.runner import get_runner
     params = jobs[0][0].params
     for img, *_ in jobs:
         if img.params != params:
             raise ValueError("all jobs of one run must share the same CoreParams")
     bdir = build_core(params, simulator, root)
-    run_dir = bdir / f"run-{os.getpid()}-{np.random.default_rng().integers(1 << 62)}"
-    run_dir.mkdir(parents=True)
+    run_dir = new_run_dir(bdir)
     manifest = []
     for k, (img, inputs, steps, stim) in enumerate(jobs):
         img.save(run_dir / f"image{k}.npz")
@@ -201,24 +238,8 @@ def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False):
         manifest.append({"image": f"image{k}.npz", "inputs": f"inputs{k}.npz", "steps": steps,
                          "trace": f"trace{k}.npz", "stimulus": stim.__dict__})
     (run_dir / "jobs.json").write_text(json.dumps(manifest))
-    env = simulator_env()
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        runner = get_runner(simulator)
-        xml = runner.test(test_module=BENCH_MODULE, hdl_toplevel=TOPLEVEL, build_dir=bdir,
-                          hdl_toplevel_lang="verilog",
-                          test_dir=run_dir, extra_env={"SPIKEFORGE_JOBS": str(run_dir)},
-                          timescale=("1ns", "1ps"), waves=waves, log_file=run_dir / "sim.log")
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    from cocotb_tools.check_results import get_results
-    n_tests, n_fail = get_results(xml)
-    if n_fail or n_tests == 0:
-        log = (run_dir / "sim.log").read_text(errors="replace")[-6000:]
-        raise AssertionError(f"{simulator} bench failed ({n_fail} of {n_tests}); "
-                             f"log in {run_dir / 'sim.log'}:\n{log}")
+    run_cocotb(bdir, simulator, toplevel=TOPLEVEL, bench_module=BENCH_MODULE, run_dir=run_dir,
+               extra_env={"SPIKEFORGE_JOBS": str(run_dir)}, waves=waves)
     traces = [Trace.load(run_dir / m["trace"]) for m in manifest]
     shutil.rmtree(run_dir, ignore_errors=True)
     return traces
