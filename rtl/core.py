@@ -27,6 +27,9 @@ class NeuronCore(wiring.Component):
     state back, and queues the index of every neuron that fired on ``spikes``. ``done`` pulses
     when every neuron is updated and every spike has left.
 
+    After reset the core spends ``max_delay * N / lanes`` clocks clearing its accumulator
+    (``idle`` is low meanwhile), so inputs pending before a reset never reach a later step.
+
     Cost: an input event takes N / lanes clocks (back to back, no gaps); the update takes
     N clocks plus the datapath latency; a step with no input costs only the update.
 
@@ -132,7 +135,11 @@ class NeuronCore(wiring.Component):
         int_busy = Signal()         # a word is in integration stages 1..3
         cooldown = Signal(2)        # clocks before the next event may start (N/lanes < 3)
         integrator_idle = ~ev_busy & ~int_busy & ~int_valid
-        core_idle = ~start_pending & ~updating & ~finishing
+        # after reset the accumulator (which a reset does not clear) is swept to zero, so no
+        # input pending from before the reset survives it
+        clearing = Signal(init=1)
+        clr_ptr = Signal(range(p.max_delay * W))
+        core_idle = ~start_pending & ~updating & ~finishing & ~clearing
         m.d.comb += self.idle.eq(core_idle & ~rd_pending)
 
         # --- configuration command decode -------------------------------------------------
@@ -272,6 +279,11 @@ class NeuronCore(wiring.Component):
         with m.Elif(clear):
             m.d.comb += [acc_wr.addr.eq(slot_base + (n1 >> lane_bits)), acc_wr.data.eq(0),
                          acc_wr.en.eq(1)]
+        with m.Elif(clearing):
+            m.d.comb += [acc_wr.addr.eq(clr_ptr), acc_wr.data.eq(0), acc_wr.en.eq(1)]
+            m.d.sync += clr_ptr.eq(clr_ptr + 1)
+            with m.If(clr_ptr == p.max_delay * W - 1):
+                m.d.sync += clearing.eq(0)
 
         # --- neuron update: datapath ------------------------------------------------------
         m.submodules.datapath = dp = datapath_for(p)
@@ -392,7 +404,7 @@ class NeuronCore(wiring.Component):
             if p.learning:
                 with m.Case(*layouts.STDP_REGS.values()):
                     m.d.comb += reg_val.eq(eng.reg_rdata)
-        rd_region = Signal(3)
+        rd_region = Signal(layouts.REGION_BITS)
         rd_ok = Signal()
         rd_reg = Signal(32)
         rd_fresh = Signal()         # clock 1 after a read command: the RAM output is valid

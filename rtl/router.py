@@ -98,7 +98,9 @@ class XYRouter(wiring.Component):
         check_shape("payload_shape", payload_shape)
         check_int("fifo_depth", fifo_depth, 2, FIFO_DEPTH_MAX)
         if edge_port is not None:
-            edge_port = Port(edge_port)
+            if not isinstance(edge_port, Port):
+                raise ParamError(f"edge_port must be a Port (EAST, WEST, NORTH or SOUTH) or "
+                                 f"None, not {edge_port!r}")
             on_edge = {Port.WEST: x == 0, Port.EAST: x == width - 1,
                        Port.SOUTH: y == 0, Port.NORTH: y == height - 1}.get(edge_port, False)
             if not on_edge:

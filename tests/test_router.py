@@ -24,15 +24,29 @@ PAYLOAD_BITS = 16
 SEQ_BITS = 12                       # payload = source port << SEQ_BITS | sequence number
 
 
-def reference_route(x, y, width, height, dx, dy):
-    """XY routing, written plainly: the port a packet for ``(dx, dy)`` leaves on."""
+def reference_route(x, y, width, height, dx, dy, exit=0, edge_port=None):
+    """XY routing, written plainly: the port a packet for ``(dx, dy)`` leaves on. At its
+    destination an ``exit`` packet leaves on the router's ``edge_port`` if it has one."""
     if dx >= width or dy >= height:
         return Port.LOCAL                       # outside the mesh: kept local, flagged
     if dx != x:
         return Port.EAST if dx > x else Port.WEST
     if dy != y:
         return Port.NORTH if dy > y else Port.SOUTH
+    if exit and edge_port is not None:
+        return Port(edge_port)                  # leaves the mesh
     return Port.LOCAL
+
+
+def route_of(router, pkt):
+    """The port ``router`` must send ``pkt`` (``(x, y, payload[, exit])``) on."""
+    return reference_route(router.x, router.y, router.width, router.height, pkt[0], pkt[1],
+                           pkt[3] if len(pkt) > 3 else 0, router.edge_port)
+
+
+def full(pkt):
+    """``(x, y, payload, exit)``: a packet with its exit bit (0 when left out)."""
+    return tuple(pkt) + (0,) * (4 - len(pkt))
 
 
 def tag(src, seq):
@@ -45,10 +59,11 @@ def untag(payload):
 
 def run_router(router, sends, *, seed=0, gap=0.0, backpressure=0.0, max_cycles=5000,
                drain=20):
-    """Simulate ``router``: ``sends[port]`` is the list of ``(x, y, payload)`` offered on
-    input ``port``, each held until accepted. Returns ``(received, info)``: ``received[port]``
-    lists the ``(x, y, payload)`` transferred on output ``port`` in order; ``info`` holds the
-    clock of every transfer and the final ``bad_dest``."""
+    """Simulate ``router``: ``sends[port]`` is the list of ``(x, y, payload)`` or
+    ``(x, y, payload, exit)`` offered on input ``port``, each held until accepted. Returns
+    ``(received, info)``: ``received[port]`` lists the ``(x, y, payload, exit)`` transferred
+    on output ``port`` in order; ``info`` holds the clock of every transfer and the final
+    ``bad_dest``."""
     rng = random.Random(seed)
     received = {p: [] for p in Port}
     info = {"in_cycle": {p: [] for p in Port}, "out_cycle": {p: [] for p in Port}}
@@ -63,8 +78,8 @@ def run_router(router, sends, *, seed=0, gap=0.0, backpressure=0.0, max_cycles=5
             for p in Port:
                 i = router.input(p)
                 if nxt[p] < len(sends.get(p, ())) and idle[p] == 0:
-                    px, py, pl = sends[p][nxt[p]]
-                    ctx.set(i.payload, {"x": px, "y": py, "exit": 0, "payload": pl})
+                    px, py, pl, ex = full(sends[p][nxt[p]])
+                    ctx.set(i.payload, {"x": px, "y": py, "exit": ex, "payload": pl})
                     ctx.set(i.valid, 1)
                 else:
                     ctx.set(i.valid, 0)
@@ -96,7 +111,7 @@ def run_router(router, sends, *, seed=0, gap=0.0, backpressure=0.0, max_cycles=5
                 if ctx.get(o.valid):
                     if ctx.get(o.ready):
                         pkt = ctx.get(o.payload)
-                        received[p].append((pkt.x, pkt.y, pkt.payload))
+                        received[p].append((pkt.x, pkt.y, pkt.payload, pkt.exit))
                         info["out_cycle"][p].append(cycle)
                     else:
                         held[p] = ctx.get(o.payload.as_value())
@@ -126,8 +141,7 @@ def check_delivery(router, sends, received, info):
     expected = {(src, out): [] for src in Port for out in Port}
     for src, pkts in sends.items():
         for pkt in pkts:
-            out = reference_route(router.x, router.y, router.width, router.height, *pkt[:2])
-            expected[src, out].append(pkt)
+            expected[src, route_of(router, pkt)].append(full(pkt))
     got = {(src, out): [] for src in Port for out in Port}
     for out, pkts in received.items():
         for pkt in pkts:
@@ -279,6 +293,152 @@ def test_random_traffic(case):
     assert n_in == n_out, f"{n_in} packets in, {n_out} out"
     outside = any(dx >= width or dy >= height for v in sends.values() for dx, dy, _ in v)
     assert info["bad_dest"] == outside
+
+
+# --- the exit bit and the edge port ---------------------------------------------------------
+
+def legal_edge_ports(x, y, width, height):
+    """The ports of router ``(x, y)`` that face off the mesh edge."""
+    return [p for p, ok in {Port.EAST: x == width - 1, Port.WEST: x == 0,
+                            Port.NORTH: y == height - 1, Port.SOUTH: y == 0}.items() if ok]
+
+
+def every_destination(width, height, src, exits=(0, 1)):
+    """One packet from ``src`` to every router of the mesh, with each exit bit."""
+    return [(dx, dy, tag(src, 2 * (width * dy + dx) + e), e)
+            for dy in range(height) for dx in range(width) for e in exits]
+
+
+@pytest.mark.parametrize("x,y,width,height,edge", [
+    (0, 0, 3, 3, Port.WEST), (0, 0, 3, 3, Port.SOUTH), (2, 1, 3, 3, Port.EAST),
+    (1, 2, 3, 3, Port.NORTH), (3, 1, 4, 2, Port.EAST), (0, 0, 1, 1, Port.WEST),
+    (0, 0, 1, 1, Port.NORTH),
+])
+def test_exit_packets_leave_on_the_edge_port(x, y, width, height, edge):
+    """At the router with an edge port, ``exit`` packets addressed to it leave on that port,
+    unchanged; every other packet (``exit = 0``, or addressed elsewhere) routes as usual."""
+    dut = router(x=x, y=y, width=width, height=height, edge_port=edge)
+    assert dut.edge_port is edge
+    sends = {p: every_destination(width, height, p) for p in Port}
+    seed = seed_for(f"router edge port {x},{y} {width}x{height} {edge.name}", 7)
+    received, info = run_router(dut, sends, seed=seed, gap=0.3, backpressure=0.3)
+    check_delivery(dut, sends, received, info)
+    mine = [full(pkt) for p in Port for pkt in sends[p] if pkt[:2] == (x, y)]
+    assert sorted(received[edge]) == sorted(pkt for pkt in mine if pkt[3] == 1)
+    assert sorted(received[Port.LOCAL]) == sorted(pkt for pkt in mine if pkt[3] == 0)
+    # exit packets for other routers keep their exit bit and take their XY port
+    for out in Port:
+        if out not in (edge, Port.LOCAL):
+            assert all(pkt[:2] != (x, y) for pkt in received[out])
+    assert sum(pkt[3] for out in Port for pkt in received[out]) == 5 * width * height
+    # nothing else leaves off the mesh
+    for out in Port:
+        if out != edge and out in legal_edge_ports(x, y, width, height):
+            assert not received[out], f"{out.name} faces off the mesh"
+    assert not info["bad_dest"]
+
+
+@pytest.mark.parametrize("x,y", [(1, 1), (0, 0), (2, 2)])
+def test_exit_packets_without_edge_port_go_local(x, y):
+    """Without an edge port an ``exit`` packet is an ordinary packet: LOCAL at its
+    destination, exit bit kept."""
+    dut = router(x=x, y=y)
+    assert dut.edge_port is None
+    sends = {p: every_destination(3, 3, p) for p in Port}
+    received, info = run_router(dut, sends, seed=5, gap=0.2, backpressure=0.2)
+    check_delivery(dut, sends, received, info)
+    assert sorted(received[Port.LOCAL]) == sorted(
+        full(pkt) for p in Port for pkt in sends[p] if pkt[:2] == (x, y))
+    assert {pkt[3] for pkt in received[Port.LOCAL]} == {0, 1}
+    for out in legal_edge_ports(x, y, 3, 3):
+        assert not received[out]
+
+
+def test_exit_packet_outside_the_mesh_stays_local():
+    """An ``exit`` packet addressed outside the mesh is not sent off through the edge port:
+    it leaves on LOCAL and sets ``bad_dest`` like any other."""
+    dut = router(x=0, y=0, edge_port=Port.WEST)
+    sends = {Port.EAST: [(3, 0, tag(Port.EAST, 0), 1), (0, 3, tag(Port.EAST, 1), 1),
+                         (0, 0, tag(Port.EAST, 2), 1), (0, 0, tag(Port.EAST, 3), 0)]}
+    received, info = run_router(dut, sends)
+    check_delivery(dut, sends, received, info)
+    assert [p[:2] for p in received[Port.LOCAL]] == [(3, 0), (0, 3), (0, 0)]
+    assert [p[:2] for p in received[Port.WEST]] == [(0, 0)]
+    assert info["bad_dest"]
+
+    received, info = run_router(router(x=0, y=0, edge_port=Port.WEST),
+                                {Port.EAST: [(0, 0, tag(Port.EAST, 0), 1)]})
+    assert len(received[Port.WEST]) == 1 and not info["bad_dest"]
+
+
+def test_exit_and_local_share_nothing():
+    """The edge port and LOCAL are separate outputs: a stream of exit packets and a stream
+    of local packets for this router, from two inputs, both go at one packet per clock."""
+    dut = router(x=0, y=0, edge_port=Port.SOUTH)
+    n = 16
+    sends = {Port.EAST: [(0, 0, tag(Port.EAST, k), 1) for k in range(n)],
+             Port.NORTH: [(0, 0, tag(Port.NORTH, k), 0) for k in range(n)]}
+    received, info = run_router(dut, sends)
+    check_delivery(dut, sends, received, info)
+    assert info["out_cycle"][Port.SOUTH] == [c + 3 for c in range(n)]
+    assert info["out_cycle"][Port.LOCAL] == [c + 3 for c in range(n)]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_random_traffic_with_exit(case):
+    """Random traffic with random exit bits at a router with a random legal edge port (or
+    none), against the reference."""
+    seed = seed_for(f"router random exit traffic {case}", 300 + case)
+    rng = random.Random(seed)
+    width, height = rng.choice([(3, 3), (4, 2), (1, 5), (2, 1), (1, 1)])
+    x, y = rng.choice([(0, 0), (width - 1, height - 1), (rng.randrange(width), 0),
+                       (0, rng.randrange(height))])
+    edge = rng.choice(legal_edge_ports(x, y, width, height) + [None])
+    dut = router(x=x, y=y, width=width, height=height, edge_port=edge,
+                 fifo_depth=rng.choice([2, 4]))
+    print(f"mesh {width}x{height}, router ({x}, {y}), edge port {edge}")
+    sends = {}
+    for p in Port:
+        sends[p] = [(rng.randrange(width), rng.randrange(height), tag(p, k),
+                     int(rng.random() < 0.4)) for k in range(rng.randrange(30, 90))]
+    received, info = run_router(dut, sends, seed=seed, gap=rng.choice([0.0, 0.4]),
+                                backpressure=rng.choice([0.0, 0.3, 0.6]))
+    check_delivery(dut, sends, received, info)
+    assert not info["bad_dest"]
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(x=1, y=1, edge_port=Port.WEST),
+     "edge_port = WEST is not allowed for router (1, 1) of a 3 x 3 mesh: the port must face "
+     "off the mesh edge"),
+    (dict(x=0, y=0, edge_port=Port.EAST),
+     "edge_port = EAST is not allowed for router (0, 0) of a 3 x 3 mesh: the port must face "
+     "off the mesh edge"),
+    (dict(x=0, y=0, edge_port=Port.NORTH),
+     "edge_port = NORTH is not allowed for router (0, 0) of a 3 x 3 mesh: the port must face "
+     "off the mesh edge"),
+    (dict(x=2, y=1, width=3, height=2, edge_port=Port.SOUTH),
+     "edge_port = SOUTH is not allowed for router (2, 1) of a 3 x 2 mesh: the port must face "
+     "off the mesh edge"),
+    (dict(x=0, y=0, edge_port=Port.LOCAL),
+     "edge_port = LOCAL is not allowed for router (0, 0) of a 3 x 3 mesh: the port must face "
+     "off the mesh edge"),
+    (dict(x=0, y=0, width=1, height=1, edge_port=0),
+     "edge_port must be a Port (EAST, WEST, NORTH or SOUTH) or None, not 0"),
+    (dict(x=0, y=0, edge_port="west"),
+     "edge_port must be a Port (EAST, WEST, NORTH or SOUTH) or None, not 'west'"),
+    (dict(x=0, y=0, edge_port=True),
+     "edge_port must be a Port (EAST, WEST, NORTH or SOUTH) or None, not True"),
+])
+def test_edge_port_errors(kw, message):
+    with pytest.raises(ParamError, match=f"^{re.escape(message)}$"):
+        router(**kw)
+
+
+def test_edge_port_accepts_port_values():
+    """``edge_port`` takes a :class:`Port` (a bare int is refused, see above)."""
+    for p in (Port.EAST, Port.WEST, Port.NORTH, Port.SOUTH):
+        assert router(x=0, y=0, width=1, height=1, edge_port=p).edge_port is p
 
 
 # --- layout and parameters -------------------------------------------------------------------

@@ -1,0 +1,519 @@
+"""The many-core array: neuron cores on a 2-D mesh of XY routers (SPEC §3.1, §3.6).
+
+Three components:
+
+* :class:`FanOut` turns each spike of a core into one packet per entry of the neuron's
+  routing-table list (destination core, axon, delay; or the external output).
+* :class:`Tile` is one core with its fan-out unit and routing table: the part of the array at
+  one mesh position (the router is instantiated by the mesh).
+* :class:`Mesh` is the array: tiles, routers, the global step barrier, the external AER ports
+  and the configuration port.
+
+Step protocol (see ``docs/array.md``): a step starts in every core in the same clock; each
+core integrates the input of the step, updates its neurons and queues its spikes; the fan-out
+units turn them into packets, which the routers carry to the destination cores. A packet of
+step t with connection delay d carries ``delay = d - 1`` and reaches its core after that core
+has finished step t, so it lands in the accumulator slot of step t + d. The step ends (the
+barrier) when every core is done, every fan-out unit is idle and no packet is in flight (a
+counter of packets injected minus packets delivered). Only then may the next step start.
+
+Deadlock freedom: a core never stalls its update on its output (its spike queue holds all N
+neurons), so every core finishes its step and then accepts events again; XY routing has no
+cyclic channel dependency; the external output is the only sink that may stall for long, and
+it stalls only the packets waiting for it.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from . import layouts
+from .core import NeuronCore
+from .image import CoreImage
+from .layouts import Region
+from .netimage import NetworkImage, RouteTable
+from .params import STEP_BITS
+from .router import Port, XYRouter
+
+
+__all__ = ["FanOut", "Tile", "Mesh", "STATUS_BITS"]
+
+
+#: Bits of :attr:`Mesh.status`: 0 a router saw a destination outside the mesh; 1 a tile got a
+#: packet that was not for its core (dropped); 2 a configuration address was out of range.
+STATUS_BITS = 3
+
+
+def _table_cfg_signature(mp, p):
+    return wiring.Signature({
+        "en": Out(1),
+        "write": Out(1),
+        "ptr": Out(1),              # 1: ROUTE_PTR region, 0: ROUTE region
+        "index": Out(max(mp.entry_bits, p.neuron_bits)),
+        "wdata": Out(layouts.mesh_cfg_data_bits(mp, p)),
+        "rdata": In(layouts.mesh_cfg_data_bits(mp, p)),
+    })
+
+
+class FanOut(wiring.Component):
+    """Spikes in, packets out: one packet per entry of the spiking neuron's fan-out list.
+
+    Holds the routing table (a pointer word per neuron and the entry memory). A spike costs
+    ``count + 2`` clocks (pointer read, then one entry per clock); packets leave at one per
+    clock while the router takes them.
+
+    Members
+    -------
+    spikes : In(stream(spike_event_layout))
+    packets : Out(stream(spike_packet_layout))
+    busy : Out(1)
+        A spike is being expanded or a packet waits to leave.
+    table : In(table configuration signature)
+        Reads and writes of the routing table; only while ``busy`` is low and no spike is
+        offered. A read's ``rdata`` is valid the clock after ``en``.
+    """
+
+    def __init__(self, mesh, params, route: RouteTable, x, y):
+        self._mp, self._p, self._route = mesh, params, route
+        self._x, self._y = x, y
+        super().__init__({
+            "spikes": In(stream.Signature(layouts.spike_event_layout(params))),
+            "packets": Out(stream.Signature(layouts.spike_packet_layout(mesh, params))),
+            "busy": Out(1),
+            "table": In(_table_cfg_signature(mesh, params)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        mp, p = self._mp, self._p
+        ptr_lay = layouts.route_ptr_layout(mp)
+        ent_lay = layouts.route_entry_layout(mp, p)
+        m.submodules.ptr_mem = ptr_mem = Memory(
+            shape=ptr_lay, depth=p.neurons,
+            init=[ptr_lay.from_bits(w) for w in self._route.ptr_words()])
+        m.submodules.ent_mem = ent_mem = Memory(
+            shape=ent_lay, depth=mp.route_entries,
+            init=[ent_lay.from_bits(w) for w in self._route.entry_words()])
+        ptr_rd, ptr_wr = ptr_mem.read_port(), ptr_mem.write_port()
+        ent_rd, ent_wr = ent_mem.read_port(), ent_mem.write_port()
+
+        loading = Signal()                       # the pointer word is on ptr_rd.data
+        addr = Signal(range(mp.route_entries))
+        remaining = Signal(mp.count_bits)
+        neuron = Signal(p.neuron_bits)           # neuron whose list is being expanded
+        out_valid = Signal()                     # ent_rd.data holds an entry to send
+        out_neuron = Signal(p.neuron_bits)       # the neuron of that entry
+
+        tbl = self.table
+        m.d.comb += [
+            self.spikes.ready.eq(~loading & (remaining == 0) & ~tbl.en),
+            ptr_rd.addr.eq(Mux(tbl.en, tbl.index, self.spikes.payload.neuron)),
+        ]
+        with m.If(self.spikes.valid & self.spikes.ready):
+            m.d.sync += [loading.eq(1), neuron.eq(self.spikes.payload.neuron)]
+        with m.If(loading):
+            m.d.sync += [loading.eq(0), addr.eq(ptr_rd.data.base),
+                         remaining.eq(ptr_rd.data.count)]
+
+        advance = ~out_valid | self.packets.ready
+        m.d.comb += [
+            ent_rd.en.eq(advance | tbl.en),
+            ent_rd.addr.eq(Mux(tbl.en, tbl.index, addr)),
+        ]
+        with m.If(advance & ~loading):
+            with m.If(remaining != 0):
+                m.d.sync += [addr.eq(addr + 1), remaining.eq(remaining - 1),
+                             out_valid.eq(1), out_neuron.eq(neuron)]
+            with m.Else():
+                m.d.sync += out_valid.eq(0)
+
+        ent = ent_rd.data
+        pkt = self.packets.payload
+        m.d.comb += [
+            self.packets.valid.eq(out_valid),
+            pkt.x.eq(ent.x), pkt.y.eq(ent.y), pkt.exit.eq(ent.exit),
+            self.busy.eq(loading | (remaining != 0) | out_valid),
+        ]
+        with m.If(ent.exit):
+            m.d.comb += [pkt.payload.source.x.eq(self._x), pkt.payload.source.y.eq(self._y),
+                         pkt.payload.source.neuron.eq(out_neuron)]
+        with m.Else():
+            m.d.comb += [pkt.payload.event.axon.eq(ent.axon),
+                         pkt.payload.event.delay.eq(ent.delay)]
+
+        # --- configuration of the table ------------------------------------------------------
+        m.d.comb += [
+            ptr_wr.addr.eq(tbl.index), ptr_wr.data.eq(tbl.wdata),
+            ptr_wr.en.eq(tbl.en & tbl.write & tbl.ptr),
+            ent_wr.addr.eq(tbl.index), ent_wr.data.eq(tbl.wdata),
+            ent_wr.en.eq(tbl.en & tbl.write & ~tbl.ptr),
+        ]
+        rd_ptr = Signal()
+        m.d.sync += rd_ptr.eq(tbl.ptr)
+        m.d.comb += tbl.rdata.eq(Mux(rd_ptr, ptr_rd.data.as_value(), ent_rd.data.as_value()))
+        return m
+
+
+def _tile_cfg_layout(mp, p):
+    lay = layouts.mesh_cfg_layout(mp, p)
+    return data.StructLayout({k: lay[k].shape for k in ("addr", "write", "data")})
+
+
+class Tile(wiring.Component):
+    """One core of the array with its fan-out unit and routing table.
+
+    Members
+    -------
+    i_pkt : In(stream(spike_packet_layout))
+        Packets for this core (from the router's local output). A packet not meant for this
+        core (``exit`` set, or other coordinates: only a corrupt table can cause it) is taken,
+        dropped and flagged on ``bad_packet``.
+    o_pkt : Out(stream(spike_packet_layout))
+        Packets from this core's spikes (to the router's local input).
+    start, idle, done : as :class:`~spikeforge.rtl.core.NeuronCore`.
+    fanout_busy : Out(1)
+    injected, delivered : Out(1)
+        A packet left on ``o_pkt`` / was taken from ``i_pkt`` in this clock.
+    cfg : In(stream(command)), cfg_rdata : Out(stream(data))
+        The array's configuration commands for this core (``addr``, ``write``, ``data`` of
+        :func:`~spikeforge.rtl.layouts.mesh_cfg_layout`): core regions go to the core,
+        ``ROUTE_PTR`` and ``ROUTE`` to the routing table. One read at a time.
+    bad_packet, bad_addr : Out(1)
+        Sticky flags.
+    trace : the core's trace port (when ``params.trace_port``).
+    """
+
+    def __init__(self, mesh, core_image: CoreImage, route: RouteTable, x, y):
+        self._mp, self._img, self._route = mesh, core_image, route
+        self._x, self._y = x, y
+        p = self._p = core_image.params
+        pkt = layouts.spike_packet_layout(mesh, p)
+        members = {
+            "i_pkt": In(stream.Signature(pkt)),
+            "o_pkt": Out(stream.Signature(pkt)),
+            "start": In(1), "idle": Out(1), "done": Out(1),
+            "fanout_busy": Out(1), "injected": Out(1), "delivered": Out(1),
+            "cfg": In(stream.Signature(_tile_cfg_layout(mesh, p))),
+            "cfg_rdata": Out(stream.Signature(unsigned(layouts.mesh_cfg_data_bits(mesh, p)))),
+            "bad_packet": Out(1), "bad_addr": Out(1),
+        }
+        if p.trace_port:
+            members["trace"] = Out(wiring.Signature({
+                "valid": Out(1), "payload": Out(layouts.trace_layout(p))}))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        mp, p = self._mp, self._p
+        m.submodules.core = core = NeuronCore(self._img)
+        m.submodules.fanout = fan = FanOut(mp, p, self._route, self._x, self._y)
+
+        # --- packets in: to the core's event input --------------------------------------------
+        pk = self.i_pkt.payload
+        good = ~pk.exit & (pk.x == self._x) & (pk.y == self._y)
+        m.d.comb += [
+            core.events.payload.eq(pk.payload.event),
+            core.events.valid.eq(self.i_pkt.valid & good),
+            self.i_pkt.ready.eq(Mux(good, core.events.ready, 1)),
+            self.delivered.eq(self.i_pkt.valid & self.i_pkt.ready),
+        ]
+        with m.If(self.i_pkt.valid & ~good):
+            m.d.sync += self.bad_packet.eq(1)
+
+        # --- spikes out: through the fan-out unit to the router ---------------------------------
+        wiring.connect(m, core.spikes, fan.spikes)
+        wiring.connect(m, fan.packets, wiring.flipped(self.o_pkt))
+        m.d.comb += [
+            self.injected.eq(self.o_pkt.valid & self.o_pkt.ready),
+            self.fanout_busy.eq(fan.busy),
+            core.start.eq(self.start),
+            self.idle.eq(core.idle),
+            self.done.eq(core.done),
+        ]
+        if p.trace_port:
+            m.d.comb += [self.trace.valid.eq(core.trace.valid),
+                         self.trace.payload.eq(core.trace.payload)]
+
+        # --- configuration -----------------------------------------------------------------------
+        cmd = self.cfg.payload
+        region, index = cmd.addr.region, cmd.addr.index
+        core_bits = layouts.cfg_index_bits(p)
+        is_table = (region == Region.ROUTE_PTR) | (region == Region.ROUTE)
+        # a core-region index wider than the core's index field is out of range here
+        core_fits = (index >> core_bits) == 0 if len(index) > core_bits else Const(1)
+        table_depth = Mux(region == Region.ROUTE_PTR, p.neurons, mp.route_entries)
+        table_ok = index < table_depth
+        local_resp = Signal()           # this tile answers the read (table, or refused)
+        local_data = Signal.like(self.cfg_rdata.payload)
+        rd_table = Signal()             # a table read's data arrives this clock
+
+        to_core = ~is_table & core_fits
+        m.d.comb += [
+            core.cfg.payload.addr.index.eq(index),
+            core.cfg.payload.addr.region.eq(region),
+            core.cfg.payload.write.eq(cmd.write),
+            core.cfg.payload.data.eq(cmd.data),
+            core.cfg.valid.eq(self.cfg.valid & to_core),
+        ]
+        local_ready = ~local_resp & ~rd_table & ~fan.busy & ~core.spikes.valid
+        m.d.comb += self.cfg.ready.eq(Mux(to_core, core.cfg.ready, local_ready))
+        local_take = self.cfg.valid & ~to_core & local_ready
+        m.d.comb += [
+            fan.table.en.eq(local_take & is_table & table_ok),
+            fan.table.write.eq(cmd.write),
+            fan.table.ptr.eq(region == Region.ROUTE_PTR),
+            fan.table.index.eq(index),
+            fan.table.wdata.eq(cmd.data),
+        ]
+        with m.If(local_take & ~(is_table & table_ok)):
+            m.d.sync += self.bad_addr.eq(1)
+        with m.If(local_take & ~cmd.write):
+            with m.If(is_table & table_ok):
+                m.d.sync += rd_table.eq(1)
+            with m.Else():
+                m.d.sync += [local_resp.eq(1), local_data.eq(0)]
+        with m.If(rd_table):
+            m.d.sync += [rd_table.eq(0), local_resp.eq(1), local_data.eq(fan.table.rdata)]
+        m.d.comb += [
+            self.cfg_rdata.valid.eq(core.cfg_rdata.valid | local_resp),
+            self.cfg_rdata.payload.eq(Mux(local_resp, local_data, core.cfg_rdata.payload)),
+            core.cfg_rdata.ready.eq(self.cfg_rdata.ready & ~local_resp),
+        ]
+        with m.If(local_resp & self.cfg_rdata.ready):
+            m.d.sync += local_resp.eq(0)
+        return m
+
+
+class Mesh(wiring.Component):
+    """The array: ``width`` x ``height`` tiles on a mesh of XY routers.
+
+    The external AER ports sit at the west side of router (0, 0): input enters its west
+    input, and packets whose routing entry is an exit leave through its west output.
+
+    Parameters
+    ----------
+    image : NetworkImage
+        Initial contents of every memory (cores and routing tables) and the parameters.
+
+    Members
+    -------
+    ext_in : In(stream(ext_in_layout))
+        External input spikes ``(x, y, axon)``, integrated at the next step the array
+        computes. Not taken while a step start waits for the network to drain.
+    ext_out : Out(stream(ext_out_layout))
+        ``(step, x, y, neuron)``: one record per exit entry of a neuron that fired at
+        ``step``. All records of a step leave before the step ends.
+    start : In(1)
+        Request the next step (a pulse; also taken while a step runs, then it starts
+        right after).
+    free_run : In(1), period : In(32)
+        While ``free_run`` is high, a step is requested every ``period`` clocks (measured from
+        the previous step's start; a step longer than the period starts the next one at once).
+    idle : Out(1)
+        No step runs or waits to start.
+    done : Out(1)
+        One-clock pulse at the step barrier: every core finished, no packet in flight.
+    step : Out(32)
+        Steps completed since reset (the step being computed while one runs).
+    last_cycles : Out(32)
+        Clocks from the start of the last step to its barrier.
+    packets_in, packets_out : Out(32)
+        Packets injected (by fan-out units and ``ext_in``) and delivered (to cores and to
+        ``ext_out``) since reset; equal whenever the array is idle.
+    status : Out(STATUS_BITS)
+        Sticky flags, see :data:`STATUS_BITS`.
+    cfg : In(stream(mesh_cfg_layout)), cfg_rdata : Out(stream(data))
+        Configuration and read-back of every core's memories, registers and routing table;
+        taken only while idle, one read at a time. A command for a core outside the mesh
+        sets status bit 2 (a read returns 0).
+    trace_<x>_<y> : Out(trace signature)
+        Each core's trace port (only with ``params.trace_port``).
+    """
+
+    def __init__(self, image: NetworkImage):
+        if not isinstance(image, NetworkImage):
+            raise TypeError(f"image must be a NetworkImage, not {type(image).__name__}")
+        self._image = image
+        mp, p = self._mp, self._p = image.mesh, image.params
+        members = {
+            "ext_in": In(stream.Signature(layouts.ext_in_layout(mp, p))),
+            "ext_out": Out(stream.Signature(layouts.ext_out_layout(mp, p))),
+            "start": In(1), "free_run": In(1), "period": In(32),
+            "idle": Out(1), "done": Out(1),
+            "step": Out(STEP_BITS), "last_cycles": Out(32),
+            "packets_in": Out(32), "packets_out": Out(32),
+            "status": Out(STATUS_BITS),
+            "cfg": In(stream.Signature(layouts.mesh_cfg_layout(mp, p))),
+            "cfg_rdata": Out(stream.Signature(unsigned(layouts.mesh_cfg_data_bits(mp, p)))),
+        }
+        if p.trace_port:
+            for y in range(mp.height):
+                for x in range(mp.width):
+                    members[f"trace_{x}_{y}"] = Out(wiring.Signature({
+                        "valid": Out(1), "payload": Out(layouts.trace_layout(p))}))
+        super().__init__(members)
+
+    @property
+    def image(self):
+        return self._image
+
+    def elaborate(self, platform):
+        m = Module()
+        mp, p, img = self._mp, self._p, self._image
+        W, H = mp.width, mp.height
+        payload = layouts.spike_payload_layout(mp, p)
+
+        tiles, routers = {}, {}
+        for y in range(H):
+            for x in range(W):
+                c = mp.core_index(x, y)
+                t = tiles[x, y] = Tile(mp, img.cores[c], img.routes[c], x, y)
+                r = routers[x, y] = XYRouter(
+                    x=x, y=y, width=W, height=H, payload_shape=payload,
+                    fifo_depth=mp.fifo_depth, edge_port=Port.WEST if (x, y) == (0, 0) else None)
+                m.submodules[f"tile_{x}_{y}"] = t
+                m.submodules[f"router_{x}_{y}"] = r
+                wiring.connect(m, t.o_pkt, r.i_local)
+                wiring.connect(m, r.o_local, t.i_pkt)
+                if p.trace_port:
+                    m.d.comb += [getattr(self, f"trace_{x}_{y}").valid.eq(t.trace.valid),
+                                 getattr(self, f"trace_{x}_{y}").payload.eq(t.trace.payload)]
+        for y in range(H):
+            for x in range(W):
+                r = routers[x, y]
+                if x + 1 < W:
+                    wiring.connect(m, r.o_east, routers[x + 1, y].i_west)
+                    wiring.connect(m, routers[x + 1, y].o_west, r.i_east)
+                if y + 1 < H:
+                    wiring.connect(m, r.o_north, routers[x, y + 1].i_south)
+                    wiring.connect(m, routers[x, y + 1].o_south, r.i_north)
+        edge = routers[0, 0]
+        tile_list = [tiles[mp.core_xy(c)] for c in range(mp.cores)]
+
+        # --- step barrier -----------------------------------------------------------------------
+        running = Signal()
+        start_req = Signal()
+        done_seen = Signal(mp.cores)
+        inflight = Signal(32)
+        cycles = Signal(32)
+        timer = Signal(32)
+        all_idle = Signal()
+        m.d.comb += all_idle.eq(Cat(t.idle for t in tile_list).all())
+
+        # --- external ports ---------------------------------------------------------------------
+        ei = self.ext_in.payload
+        m.d.comb += [
+            edge.i_west.payload.x.eq(ei.x), edge.i_west.payload.y.eq(ei.y),
+            edge.i_west.payload.exit.eq(0),
+            edge.i_west.payload.payload.event.axon.eq(ei.axon),
+            edge.i_west.payload.payload.event.delay.eq(0),
+            edge.i_west.valid.eq(self.ext_in.valid & ~start_req),
+            self.ext_in.ready.eq(edge.i_west.ready & ~start_req),
+        ]
+        src = edge.o_west.payload.payload.source
+        m.d.comb += [
+            self.ext_out.valid.eq(edge.o_west.valid),
+            self.ext_out.payload.step.eq(self.step),
+            self.ext_out.payload.x.eq(src.x), self.ext_out.payload.y.eq(src.y),
+            self.ext_out.payload.neuron.eq(src.neuron),
+            edge.o_west.ready.eq(self.ext_out.ready),
+        ]
+
+        # --- packet accounting ------------------------------------------------------------------
+        ext_in_take = self.ext_in.valid & self.ext_in.ready
+        ext_out_take = self.ext_out.valid & self.ext_out.ready
+        injected = [t.injected for t in tile_list] + [ext_in_take]
+        delivered = [t.delivered for t in tile_list] + [ext_out_take]
+        n_inj = _popcount(m, injected, "n_injected")
+        n_del = _popcount(m, delivered, "n_delivered")
+        m.d.sync += [
+            inflight.eq(inflight + n_inj - n_del),
+            self.packets_in.eq(self.packets_in + n_inj),
+            self.packets_out.eq(self.packets_out + n_del),
+        ]
+
+        # --- step control -----------------------------------------------------------------------
+        fanouts_idle = Signal()
+        m.d.comb += fanouts_idle.eq(~Cat(t.fanout_busy for t in tile_list).any())
+        cfg_busy = Signal()
+        m.d.comb += self.idle.eq(~running & ~start_req)
+        with m.If(timer != (1 << 32) - 1):
+            m.d.sync += timer.eq(timer + 1)
+        with m.If((self.start | (self.free_run & (timer >= self.period))) & ~start_req):
+            m.d.sync += start_req.eq(1)
+        launch = Signal()
+        m.d.comb += launch.eq(start_req & ~running & all_idle & (inflight == 0) & ~cfg_busy)
+        for t in tile_list:
+            m.d.comb += t.start.eq(launch)
+        with m.If(launch):
+            m.d.sync += [start_req.eq(0), running.eq(1), done_seen.eq(0), cycles.eq(0),
+                         timer.eq(0)]
+        with m.If(running):
+            m.d.sync += [cycles.eq(cycles + 1),
+                         done_seen.eq(done_seen | Cat(t.done for t in tile_list))]
+            with m.If(done_seen.all() & fanouts_idle & (inflight == 0)):
+                m.d.comb += self.done.eq(1)
+                m.d.sync += [running.eq(0), self.step.eq(self.step + 1),
+                             self.last_cycles.eq(cycles + 1)]
+
+        # --- configuration ----------------------------------------------------------------------
+        cmd = self.cfg.payload
+        inside = (cmd.core.x < W) & (cmd.core.y < H)
+        rd_busy = Signal()               # a read was sent; its answer has not left yet
+        rd_tile = Signal(range(mp.cores))
+        refused = Signal()               # a read of a core outside the mesh: answer 0
+        m.d.comb += cfg_busy.eq(rd_busy)
+        cfg_open = ~running & ~start_req & ~rd_busy
+        target = Signal(range(mp.cores))
+        m.d.comb += target.eq(cmd.core.y * W + cmd.core.x)
+        ready_any = Signal()
+        for c, t in enumerate(tile_list):
+            sel = inside & (target == c)
+            m.d.comb += [
+                t.cfg.payload.addr.eq(cmd.addr), t.cfg.payload.write.eq(cmd.write),
+                t.cfg.payload.data.eq(cmd.data),
+                t.cfg.valid.eq(self.cfg.valid & cfg_open & sel),
+            ]
+            with m.If(sel):
+                m.d.comb += ready_any.eq(t.cfg.ready)
+        with m.If(~inside):
+            m.d.comb += ready_any.eq(1)
+        m.d.comb += self.cfg.ready.eq(cfg_open & ready_any)
+        take = self.cfg.valid & self.cfg.ready
+        bad_cfg = Signal()
+        with m.If(take & ~inside):
+            m.d.sync += bad_cfg.eq(1)
+        with m.If(take & ~cmd.write):
+            m.d.sync += [rd_busy.eq(1), rd_tile.eq(target), refused.eq(~inside)]
+        rvalid = Signal()
+        rdata = Signal.like(self.cfg_rdata.payload)
+        with m.If(refused):
+            m.d.comb += [rvalid.eq(1), rdata.eq(0)]
+        for c, t in enumerate(tile_list):
+            active = rd_busy & ~refused & (rd_tile == c)
+            m.d.comb += t.cfg_rdata.ready.eq(active & self.cfg_rdata.ready)
+            with m.If(active):
+                m.d.comb += [rvalid.eq(t.cfg_rdata.valid), rdata.eq(t.cfg_rdata.payload)]
+        m.d.comb += [self.cfg_rdata.valid.eq(rd_busy & rvalid),
+                     self.cfg_rdata.payload.eq(rdata)]
+        with m.If(self.cfg_rdata.valid & self.cfg_rdata.ready):
+            m.d.sync += [rd_busy.eq(0), refused.eq(0)]
+
+        # --- status -----------------------------------------------------------------------------
+        m.d.comb += self.status.eq(Cat(
+            Cat(r.bad_dest for r in routers.values()).any(),
+            Cat(t.bad_packet for t in tile_list).any(),
+            bad_cfg | Cat(t.bad_addr for t in tile_list).any()))
+        return m
+
+
+def _popcount(m, bits, name):
+    """A signal holding the number of set bits among ``bits`` (an adder tree)."""
+    terms = [b.as_unsigned() if hasattr(b, "as_unsigned") else b for b in bits]
+    total = Signal(range(len(terms) + 1), name=name)
+    acc = terms[0]
+    for b in terms[1:]:
+        acc = acc + b
+    m.d.comb += total.eq(acc)
+    return total
