@@ -21,23 +21,52 @@ def _cmd_generate(args):
     return 0
 
 
+def _load_image(path):
+    """A core image or a network image (told apart by the file's ``kind`` entry)."""
+    from ..rtl.image import CoreImage
+    from ..rtl.netimage import NetworkImage
+    with np.load(path, allow_pickle=False) as z:
+        is_network = "kind" in z.files
+    return NetworkImage.load(path) if is_network else CoreImage.load(path)
+
+
 def _run_image(image, inputs, steps, sim, *, backpressure=0.0, gaps=0.0, seed=0,
                progress=True):
-    from ..sim.golden import CoreModel
+    from ..rtl.netimage import NetworkImage
+    from ..sim.runner import Stimulus, run_core_rtl, run_mesh_rtl
+    stim = Stimulus(gap_prob=gaps, backpressure=backpressure, seed=seed)
+    if isinstance(image, NetworkImage):
+        if sim == "golden":
+            from ..sim.network import NetworkModel
+            return NetworkModel(image).run(inputs, steps, progress=progress).trace
+        (trace,) = run_mesh_rtl([(image, inputs, steps, stim)], sim)
+        return trace
     if sim == "golden":
+        from ..sim.golden import CoreModel
         return CoreModel(image).run(inputs, steps, progress=progress)
-    from ..sim.runner import Stimulus, run_core_rtl
-    (trace,) = run_core_rtl([(image, inputs, steps,
-                              Stimulus(gap_prob=gaps, backpressure=backpressure, seed=seed))],
-                            sim)
+    (trace,) = run_core_rtl([(image, inputs, steps, stim)], sim)
     return trace
 
 
-def _cmd_simulate(args):
-    from ..rtl.image import CoreImage
+def _load_inputs(path, image):
+    from ..rtl.netimage import NetworkImage
+    if isinstance(image, NetworkImage):
+        from ..sim.network import decode_network_inputs
+        with np.load(path, allow_pickle=False) as z:
+            missing = {"step", "core", "axon"} - set(z.files)
+            if missing:
+                raise ValueError(f"{path}: not a network input file (missing "
+                                 f"{', '.join(sorted(missing))}; write one with "
+                                 f"spikeforge.sim.network.encode_network_inputs)")
+            return decode_network_inputs({k: z[k] for k in z.files})
     from ..sim.inputs import load_inputs
-    image = CoreImage.load(args.image)
-    inputs = load_inputs(args.inputs) if args.inputs else []
+    return load_inputs(path)
+
+
+def _cmd_simulate(args):
+    from ..rtl.netimage import NetworkImage
+    image = _load_image(args.image)
+    inputs = _load_inputs(args.inputs, image) if args.inputs else []
     steps = args.steps if args.steps is not None else len(inputs)
     if steps < 1:
         raise ValueError("steps = 0: give --steps or an input file with at least one step")
@@ -45,6 +74,8 @@ def _cmd_simulate(args):
     trace = _run_image(image, inputs, steps, args.sim, backpressure=args.backpressure,
                        gaps=args.gaps, seed=args.seed)
     dt = time.perf_counter() - t0
+    if args.sim == "golden" and isinstance(image, NetworkImage):
+        trace.extra.pop("events", None)    # no RTL counterpart: keeps the traces comparable
     trace.save(args.output)
     print(f"{args.sim}: {steps} steps, {int(trace.spikes.sum())} spikes, "
           f"{dt:.2f} s; trace written to {args.output}")
@@ -177,7 +208,8 @@ def main(argv=None):
     g.add_argument("--image", help="core image (.npz) to bake into the memories")
     g.set_defaults(func=_cmd_generate)
 
-    s = sub.add_parser("simulate", help="run a core image on golden, verilator or icarus")
+    s = sub.add_parser("simulate", help="run a core or network image on golden, verilator "
+                                        "or icarus")
     s.add_argument("image")
     s.add_argument("--inputs", help="input spike file (.npz)")
     s.add_argument("--steps", type=int)

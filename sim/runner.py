@@ -327,6 +327,7 @@ def run_mesh_rtl(jobs, simulator, *, root="build/sim", waves=False):
     ``meta["cycles"]`` the clocks of each step and ``meta["packets_in"]`` /
     ``meta["packets_out"]`` the packet counters after each step.
     """
+    from .network import encode_network_inputs
     mesh, params = jobs[0][0].mesh, jobs[0][0].params
     for net, *_ in jobs:
         if net.mesh != mesh or net.params != params:
@@ -338,11 +339,8 @@ def run_mesh_rtl(jobs, simulator, *, root="build/sim", waves=False):
         inputs = [] if inputs is None else list(inputs)
         if len(inputs) > steps:
             raise ValueError(f"job {k}: {len(inputs)} steps of inputs but steps = {steps}")
-        rows = [(t, int(c), int(a)) for t, spk in enumerate(inputs) for c, a in spk]
-        arr = np.array(rows, np.int64).reshape(-1, 3)
         net.save(run_dir / f"image{k}.npz")
-        np.savez(run_dir / f"inputs{k}.npz", step=arr[:, 0], core=arr[:, 1], axon=arr[:, 2],
-                 steps=np.int64(steps))
+        np.savez(run_dir / f"inputs{k}.npz", **encode_network_inputs(inputs, steps))
         manifest.append({"image": f"image{k}.npz", "inputs": f"inputs{k}.npz", "steps": steps,
                          "trace": f"trace{k}.npz", "stimulus": stim.__dict__})
     (run_dir / "jobs.json").write_text(json.dumps(manifest))

@@ -87,8 +87,8 @@ def run_and_compare(jobs, simulator):
         # the golden "events" (events integrated at each step) has no RTL counterpart; the
         # RTL's per-step counts of events accepted are checked below instead
         exp_extra = {n: a for n, a in exp.extra.items() if n != "events"}
-        accepted_rtl = got.extra["events"]
-        got_extra = {n: a for n, a in got.extra.items() if n != "events"}
+        accepted_rtl = np.asarray(got.meta["accepted"], np.int64).reshape(steps, -1)
+        got_extra = dict(got.extra)
         e = Trace(exp.spikes, exp.u, exp.v, extra=exp_extra, neurons_per_core=exp.neurons_per_core)
         g = Trace(got.spikes, got.u, got.v, extra=got_extra, neurons_per_core=got.neurons_per_core)
         div = first_divergence(e, g)

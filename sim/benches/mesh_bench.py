@@ -13,8 +13,10 @@ optional idle gaps), starts the step and waits for the barrier, while:
 
 After each step it reads every core's ``LAST_EVENTS`` register (the events the core
 integrated) and, on learning cores, the weights and traces. It writes a trace in the golden
-network model's format (``spikes``/``u``/``v`` [T, C*N], ``extra.ext_out`` [T, C*N],
-``extra.events`` [T, C], ...) with the packet counters of every step in ``meta``.
+network model's format (``spikes``/``u``/``v`` [T, C*N], ``extra.ext_out`` [T, C*N], ...),
+with in ``meta`` the clocks, the packet counters and the events each core accepted (its
+``LAST_EVENTS``) of every step. (The golden trace's ``extra.events``, the events integrated
+at each step, has no RTL counterpart: events of later steps arrive mixed with them.)
 """
 
 import json
@@ -30,6 +32,7 @@ from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
 from spikeforge.rtl import layouts
 from spikeforge.rtl.layouts import Reg, Region
 from spikeforge.rtl.netimage import NetworkImage
+from spikeforge.sim.network import decode_network_inputs
 from spikeforge.sim.trace import Trace
 from spikeforge.sim.benches.core_bench import _decoder, _uint, handshake
 
@@ -280,25 +283,17 @@ async def run_job(tb: MeshTB, net: NetworkImage, inputs, steps, stim):
             for i, w in enumerate(rt.entry_words()):
                 got = await tb.read(c, Region.ROUTE, i)
                 assert got == w, f"read-back of core {c} ROUTE[{i}]: {got:#x} != {w:#x}"
-    extra = {"ext_out": ext_out, "events": events}
+    extra = {"ext_out": ext_out}
     if refr is not None:
         extra["refr_cnt"] = refr
     if p.learning:
         extra["weights"] = np.stack([np.stack([w for w, _, _ in step]) for step in learned])
         extra["x"] = np.stack([np.stack([x for _, x, _ in step]) for step in learned])
         extra["y"] = np.stack([np.concatenate([y for _, _, y in step]) for step in learned])
-    meta = {"source": cocotb.SIM_NAME, "cycles": cycles, "packets_in": pk_in,
+    meta = {"source": cocotb.SIM_NAME, "cycles": cycles, "accepted": events.tolist(),
+            "packets_in": pk_in,
             "packets_out": pk_out, "status": status, "core_status": core_status}
     return Trace(spikes=spikes, u=u, v=v, extra=extra, neurons_per_core=N, meta=meta)
-
-
-def decode_spike_list(z):
-    """Inputs saved by the runner: ``{"step", "core", "axon", "steps"}`` arrays."""
-    steps = int(z["steps"])
-    out = [[] for _ in range(steps)]
-    for t, c, a in zip(z["step"].tolist(), z["core"].tolist(), z["axon"].tolist()):
-        out[t].append((c, a))
-    return out
 
 
 @cocotb.test()
@@ -310,7 +305,7 @@ async def run_jobs(dut):
     for job in jobs:
         net = NetworkImage.load(job_dir / job["image"])
         with np.load(job_dir / job["inputs"]) as z:
-            inputs = decode_spike_list({k: z[k] for k in z.files})
+            inputs = decode_network_inputs({k: z[k] for k in z.files})
         if tb is None:
             tb = MeshTB(dut, net.mesh, net.params)
         trace = await run_job(tb, net, inputs, job["steps"], job["stimulus"])
