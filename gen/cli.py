@@ -13,7 +13,7 @@ def _cmd_generate(args):
     from .verilog import generate
     from ..rtl.image import CoreImage
     config = load_config(args.config)
-    image = CoreImage.load(args.image) if args.image else None
+    image = _load_image(args.image) if args.image else None
     paths = generate(config, args.output, image)
     print(f"wrote {len(paths)} files to {args.output}/ (digest {config.digest()[:16]})")
     for name, path in paths.items():
@@ -205,7 +205,8 @@ def main(argv=None):
     g = sub.add_parser("generate", help="Verilog, memory images and manifest from a TOML config")
     g.add_argument("config")
     g.add_argument("-o", "--output", required=True)
-    g.add_argument("--image", help="core image (.npz) to bake into the memories")
+    g.add_argument("--image", help="core image, or network image with a [mesh] table (.npz), "
+                                   "to bake into the memories")
     g.set_defaults(func=_cmd_generate)
 
     s = sub.add_parser("simulate", help="run a core or network image on golden, verilator "

@@ -32,7 +32,8 @@ try:
 except ModuleNotFoundError:             # Python 3.10
     import tomli as tomllib
 
-from ..rtl.params import CoreParams, ParamError, check_choice, check_int, dataclass_from_table
+from ..rtl.params import (CoreParams, MeshParams, ParamError, check_choice, check_int,
+                          dataclass_from_table)
 
 
 __all__ = [
@@ -193,6 +194,8 @@ class SimConfig:
 
 
 _TABLES = {"core": CoreParams, "build": BuildConfig, "board": BoardConfig, "sim": SimConfig}
+#: Optional tables: absent from ``to_dict`` (and the digest) when not given.
+_OPTIONAL = {"mesh": MeshParams}
 
 
 @dataclass(frozen=True)
@@ -204,19 +207,27 @@ class Config:
     build: BuildConfig = field(default_factory=BuildConfig)
     board: BoardConfig = field(default_factory=BoardConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    #: The many-core array (``[mesh]``: width, height, route_entries, fifo_depth); None for
+    #: a single core (no ``[mesh]`` table).
+    mesh: MeshParams = None
 
     def __post_init__(self):
         for name, cls in _TABLES.items():
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"Config.{name} must be a {cls.__name__}, "
                                 f"not {getattr(self, name)!r}")
+        if self.mesh is not None and not isinstance(self.mesh, MeshParams):
+            raise TypeError(f"Config.mesh must be a MeshParams or None, not {self.mesh!r}")
 
     def to_dict(self):
         """Every key of every table, defaults filled in, as plain JSON-serialisable data.
 
         ``parse_config(cfg.to_dict()) == cfg``; the core's extensions appear flat in ``core``.
         """
-        return {name: getattr(self, name).to_dict() for name in _TABLES}
+        d = {name: getattr(self, name).to_dict() for name in _TABLES}
+        if self.mesh is not None:
+            d["mesh"] = self.mesh.to_dict()
+        return d
 
     def to_json(self):
         """Canonical JSON of :meth:`to_dict`: sorted keys, no whitespace, ASCII only."""
@@ -272,15 +283,16 @@ def parse_config(mapping, source="<string>"):
     parts = {}
     try:
         for name, table in mapping.items():
-            if name not in _TABLES:
+            if name not in _TABLES and name not in _OPTIONAL:
                 raise ParamError(f"{name} is not a known table: expected one of "
-                                 f"{', '.join(sorted(_TABLES))}")
+                                 f"{', '.join(sorted({**_TABLES, **_OPTIONAL}))}")
             if not isinstance(table, Mapping):
                 raise ParamError(f"{name} must be a table, not {table!r}")
             if name == "core":
                 parts[name] = _core_from_table(table)
             else:
-                parts[name] = dataclass_from_table(_TABLES[name], table, name)
+                cls = _TABLES.get(name) or _OPTIONAL[name]
+                parts[name] = dataclass_from_table(cls, table, name)
     except ParamError as e:
         raise ConfigError(f"{source}: {e}") from None
     return Config(**parts)

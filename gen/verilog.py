@@ -20,7 +20,7 @@ from .. import __version__
 from .config import Config, ConfigError
 
 
-__all__ = ["generate", "manifest"]
+__all__ = ["generate", "generate_mesh", "manifest", "mesh_manifest"]
 
 
 def _layout_doc(layout):
@@ -89,16 +89,87 @@ def manifest(config: Config, image: CoreImage, component: NeuronCore):
     }
 
 
+def mesh_manifest(config: Config, image, component):
+    """The resolved parameters, formats and address map of a generated array (a JSON dict)."""
+    mp, p = image.mesh, image.params
+    man = manifest(config, image.cores[0], component)
+    man.pop("memories")
+    man["ports"] = _ports(component)
+    man["derived"].update({
+        "cores": mp.cores, "x_bits": mp.x_bits, "y_bits": mp.y_bits,
+        "entry_bits": mp.entry_bits, "count_bits": mp.count_bits,
+    })
+    man["layouts"].update({
+        "packet": _layout_doc(layouts.spike_packet_layout(mp, p)),
+        "ext_in": _layout_doc(layouts.ext_in_layout(mp, p)),
+        "ext_out": _layout_doc(layouts.ext_out_layout(mp, p)),
+        "route_ptr": _layout_doc(layouts.route_ptr_layout(mp)),
+        "route_entry": _layout_doc(layouts.route_entry_layout(mp, p)),
+        "mesh_cfg": _layout_doc(layouts.mesh_cfg_layout(mp, p)),
+    })
+    man["address_map"].update({
+        "index_bits": layouts.mesh_cfg_index_bits(mp, p),
+        "data_bits": layouts.mesh_cfg_data_bits(mp, p),
+        "region_depths": {r.name: d for r, d in layouts.mesh_region_depths(mp, p).items()},
+    })
+    man["edge_port"] = "west side of router (0, 0): ext_in enters, ext_out leaves"
+    return man
+
+
+def generate_mesh(config: Config, out_dir, image=None):
+    """An array (``config.mesh``): write ``<name>.v`` (every memory initialised from the
+    network image, or from default cores and empty routing tables), ``image.npz`` (the network
+    image) and ``manifest.json``. Returns the paths."""
+    from ..rtl.mesh import Mesh
+    from ..rtl.netimage import NetworkImage
+    mp = config.mesh
+    if image is None:
+        image = NetworkImage(mesh=mp, cores=[CoreImage(config.core) for _ in range(mp.cores)])
+    elif not isinstance(image, NetworkImage):
+        raise ConfigError(f"the configuration has a [mesh] table: the image must be a network "
+                          f"image, not a {type(image).__name__}")
+    elif image.mesh != mp or image.params != config.core:
+        diffs = [f"mesh.{k} = {v!r} in the image, {getattr(mp, k)!r} in the configuration"
+                 for k, v in image.mesh.to_dict().items() if getattr(mp, k) != v]
+        diffs += [f"core.{k} = {v!r} in the image, {getattr(config.core, k)!r} in the "
+                  f"configuration" for k, v in image.params.to_dict().items()
+                  if getattr(config.core, k) != v]
+        raise ConfigError("the network image does not fit the configuration: " + "; ".join(diffs))
+    if config.core.syn_memory == "ice40_spram" and any(c.weights.any() for c in image.cores):
+        raise ConfigError("core.syn_memory = 'ice40_spram' cannot hold initial weights: "
+                          "generate with all-zero weights and write them through the cfg port")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    mesh = Mesh(image)
+    text = verilog.convert(mesh, name=config.build.name, emit_src=False)
+    paths = {"verilog": out / f"{config.build.name}.v"}
+    paths["verilog"].write_text(text)
+    paths["image"] = out / "image.npz"
+    image.save(paths["image"])
+    paths["manifest"] = out / "manifest.json"
+    paths["manifest"].write_text(json.dumps(mesh_manifest(config, image, mesh), indent=2,
+                                            sort_keys=True) + "\n")
+    return paths
+
+
 def generate(config: Config, out_dir, image: CoreImage = None):
     """Write ``<name>.v``, the memory images (``*.hex``, one word per line, ``$readmemh``
     format), ``image.npz`` and ``manifest.json`` into ``out_dir``. Returns the paths.
+
+    With a ``[mesh]`` table the array is generated instead (see :func:`generate_mesh`; the
+    image is then a network image).
 
     A core with ``syn_memory = "ice40_spram"`` cannot have its weights baked in (SPRAM has no
     initial contents): the image's weights must be all zero, and the weights are written
     through the ``cfg`` port after configuration. Anything else raises :class:`ConfigError`.
     """
+    if config.mesh is not None:
+        return generate_mesh(config, out_dir, image)
     if image is None:
         image = CoreImage(config.core)
+    elif not isinstance(image, CoreImage):
+        raise ConfigError(f"the configuration has no [mesh] table: the image must be a core "
+                          f"image, not a {type(image).__name__}")
     elif image.params != config.core:
         diffs = [f"{k} = {v!r} in the image, {getattr(config.core, k)!r} in the configuration"
                  for k, v in image.params.to_dict().items() if getattr(config.core, k) != v]

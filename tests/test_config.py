@@ -151,7 +151,16 @@ ERRORS = {
     # top level
     "unknown-table": (
         "[boards]\nname = \"icebreaker\"",
-        "boards is not a known table: expected one of board, build, core, sim"),
+        "boards is not a known table: expected one of board, build, core, mesh, sim"),
+    "mesh-key": (
+        "[mesh]\nwidth = 2\ncores = 4",
+        "mesh.cores is not a known key: expected one of fifo_depth, height, route_entries, width"),
+    "mesh-range": (
+        "[mesh]\nwidth = 65",
+        "mesh.width = 65 is out of range: allowed 1..64"),
+    "mesh-type": (
+        "[mesh]\nroute_entries = \"many\"",
+        "mesh.route_entries must be an integer in 1..65536, not 'many'"),
     "table-not-table": (
         "sim = 3",
         "sim must be a table, not 3"),

@@ -1,6 +1,7 @@
 """Verilog generation, the manifest, and the command line."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,3 +113,38 @@ def test_demo_runs_and_matches(tmp_path, capsys):
     assert "MATCH:" in out
     assert (tmp_path / "raster.png").exists()
     assert (tmp_path / "verilog" / "spikeforge_core.v").exists()
+
+
+def test_generate_array(tmp_path):
+    """A [mesh] table generates the array: deterministic Verilog with the image baked in,
+    the network image and a manifest with the array's formats; a wrong image is refused."""
+    import numpy as np
+    from spikeforge.gen.config import load_config, ConfigError
+    from spikeforge.gen.verilog import generate
+    from spikeforge.rtl.netimage import NetworkImage, RouteTable
+    from spikeforge.rtl.image import CoreImage
+    from spikeforge.rtl.params import MeshParams
+    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "array_2x2.toml")
+    assert cfg.mesh == MeshParams(width=2, height=2, route_entries=256, fifo_depth=4)
+    a = generate(cfg, tmp_path / "a")
+    b = generate(cfg, tmp_path / "b")
+    assert a["verilog"].read_bytes() == b["verilog"].read_bytes()
+    text = a["verilog"].read_text()
+    assert "module spikeforge_array(" in text and "ext_out__payload" in text
+    man = json.loads(a["manifest"].read_text())
+    assert man["derived"]["cores"] == 4 and "route_entry" in man["layouts"]
+    assert man["address_map"]["regions"]["ROUTE"] == 8
+    assert NetworkImage.load(a["image"]).mesh == cfg.mesh
+    rng = np.random.default_rng(0)
+    cores = [CoreImage.random(cfg.core, rng) for _ in range(4)]
+    routes = [RouteTable.from_fanout(cfg.mesh, cfg.core, [[(1, 1, 3, 2)]] + [[]] * 63)
+              for _ in range(4)]
+    c = generate(cfg, tmp_path / "c", NetworkImage(mesh=cfg.mesh, cores=cores, routes=routes))
+    assert c["verilog"].read_bytes() != a["verilog"].read_bytes()
+    with pytest.raises(ConfigError, match="the image must be a network image"):
+        generate(cfg, tmp_path / "d", cores[0])
+    other = NetworkImage(mesh=MeshParams(width=2, height=2, fifo_depth=8), cores=cores)
+    with pytest.raises(ConfigError, match=r"^the network image does not fit the configuration: "
+                                          r"mesh\.fifo_depth = 8 in the image, 4 in the "
+                                          r"configuration$"):
+        generate(cfg, tmp_path / "e", other)
