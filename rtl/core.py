@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import layouts
 from .image import CoreImage
+from .params import ParamError
 from .layouts import Reg, Region
 from .neuron import datapath_for, sat_signed
 from .stdp import StdpEngine
@@ -70,6 +71,7 @@ class NeuronCore(wiring.Component):
             raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
         self._image = image
         p = self._p = image.params
+        self.check_params(p)
         members = {
             "events": In(stream.Signature(layouts.axon_event_layout(p))),
             "spikes": Out(stream.Signature(layouts.spike_event_layout(p))),
@@ -85,6 +87,17 @@ class NeuronCore(wiring.Component):
                 "payload": Out(layouts.trace_layout(p)),
             }))
         super().__init__(members)
+
+    @staticmethod
+    def check_params(p):
+        """Raise :class:`ParamError` for parameters the hardware does not implement."""
+        if p.learning and p.max_delay > 1:
+            # the core integrates a spike when it arrives; with STDP a delayed spike would
+            # be weighed with the weights of its arrival step, not of its integration step
+            raise ParamError(f"max_delay = {p.max_delay} is not allowed with learning = True in "
+                             f"hardware: a delayed spike is integrated on arrival, before the "
+                             f"weights of the steps in between are learned; use max_delay = 1 "
+                             f"for learning cores (the golden model has no such limit)")
 
     @property
     def params(self):

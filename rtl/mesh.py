@@ -337,6 +337,7 @@ class Mesh(wiring.Component):
             raise TypeError(f"image must be a NetworkImage, not {type(image).__name__}")
         self._image = image
         mp, p = self._mp, self._p = image.mesh, image.params
+        NeuronCore.check_params(p)
         members = {
             "ext_in": In(stream.Signature(layouts.ext_in_layout(mp, p))),
             "ext_out": Out(stream.Signature(layouts.ext_out_layout(mp, p))),

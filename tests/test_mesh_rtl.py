@@ -210,3 +210,31 @@ def test_cli_simulates_network_images(tmp_path, capsys, simulator):
     bad.save(tmp_path / "bad.npz")
     assert main(["compare", str(tmp_path / "golden.npz"), str(tmp_path / "bad.npz")]) == 1
     assert "step 4, core 2, neuron 5, v" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_learning_array(simulator):
+    """STDP cores in an array: weights and traces of every core, read back after every
+    step, equal the golden network model's, while spikes travel between the cores."""
+    mp = MeshParams(width=2, height=1, route_entries=16, fifo_depth=2)
+    p = CoreParams(neurons=4, axons=6, lanes=2, max_delay=1, learning=True, trace_bits=6)
+    seed = seed_for(f"learning 2x1 array on {simulator}", 77)
+    rng = np.random.default_rng(seed)
+    net = random_network(mp, p, rng, fanout=(1, 3))
+    inputs = random_ext_inputs(mp, p, rng, 12, rate=3.0)
+    (got,) = run_and_compare([(net, inputs, 12, Stimulus(backpressure=0.3, seed=seed))],
+                             simulator)
+    assert (got.extra["weights"][-1] != np.stack([c.weights for c in net.cores])).any(), \
+        "no weight changed: the test did not exercise learning"
+
+
+def test_learning_cores_refuse_delays():
+    from spikeforge.rtl.image import CoreImage
+    from spikeforge.rtl.mesh import Mesh
+    from spikeforge.rtl.params import ParamError
+    from spikeforge.sim.runner import blank_network
+    p = CoreParams(neurons=4, axons=4, lanes=1, max_delay=2, learning=True)
+    with pytest.raises(ParamError, match=r"^max_delay = 2 is not allowed with learning = True "
+                                         r"in hardware: a delayed spike is integrated on "
+                                         r"arrival"):
+        Mesh(blank_network(MeshParams(width=2), p))
