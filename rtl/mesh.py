@@ -442,7 +442,9 @@ class Mesh(wiring.Component):
         m.d.comb += self.idle.eq(~running & ~start_req)
         with m.If(timer != (1 << 32) - 1):
             m.d.sync += timer.eq(timer + 1)
-        with m.If((self.start | (self.free_run & (timer >= self.period))) & ~start_req):
+        # the request is registered and the launch follows it: asking 2 clocks ahead puts
+        # launches exactly ``period`` clocks apart
+        with m.If((self.start | (self.free_run & (timer + 2 >= self.period))) & ~start_req):
             m.d.sync += start_req.eq(1)
         launch = Signal()
         m.d.comb += launch.eq(start_req & ~running & all_idle & (inflight == 0) & ~cfg_busy)
