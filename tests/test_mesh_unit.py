@@ -121,7 +121,7 @@ def test_cfg_outside_the_mesh_sets_status_and_reads_zero():
         await command(ctx, 1, Region.REG, Reg.W_EXP, 1, 5)
         assert await read(ctx, 1, Region.REG, Reg.W_EXP) == 5
         assert ctx.get(dut.status) == 0
-        await command(ctx, 0, Region.ROUTE, 8, 1, 1)               # past the 8 entries
+        await command(ctx, 0, Region.ROUTE_PTR, 5, 1, 1)           # past the 4 neurons
         await ctx.tick()
         assert ctx.get(dut.status) == 0b100
         assert await read(ctx, 3, Region.REG, Reg.W_EXP) == 0      # x = 3: no such core
