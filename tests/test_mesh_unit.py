@@ -3,6 +3,7 @@
 counters and the configuration port's checks (the cocotb benches cover the data path)."""
 
 import numpy as np
+import pytest
 from amaranth.sim import Simulator
 
 from spikeforge.rtl import layouts
@@ -127,3 +128,15 @@ def test_cfg_outside_the_mesh_sets_status_and_reads_zero():
         assert await read(ctx, 3, Region.REG, Reg.W_EXP) == 0      # x = 3: no such core
 
     _simulate(dut, bench)
+
+
+@pytest.mark.slow
+def test_an_8x8_array_generates():
+    """Sizes beyond the tested 4 x 4 generate: an 8 x 8 array of small cores elaborates to
+    RTLIL with 64 tiles and 64 routers (about 3.5 minutes on the 2-core machine)."""
+    from amaranth.back import rtlil
+    from spikeforge.sim.runner import blank_network
+    mp = MeshParams(width=8, height=8, route_entries=16)
+    text = rtlil.convert(Mesh(blank_network(mp, P)), name="array_8x8")
+    for x, y in ((0, 0), (7, 7), (3, 5)):
+        assert f"tile_{x}_{y}" in text and f"router_{x}_{y}" in text

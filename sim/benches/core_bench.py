@@ -59,6 +59,19 @@ def _decoder(layout):
     return decode
 
 
+async def read_learning(p, read):
+    """Weights [A, N], pre traces [A] and post traces [N] of a learning core, through
+    ``read(region, index)`` (a coroutine returning one configuration word)."""
+    words = [await read(Region.SYN, i) for i in range(p.axons * p.words_per_row)]
+    lanes = layouts.unpack(layouts.syn_word_layout(p), words)
+    weights = np.stack([lanes[k] for k in range(p.lanes)], 1).reshape(p.axons, p.neurons)
+    xs = layouts.unpack(layouts.xtrace_layout(p),
+                        [await read(Region.XTRACE, a) for a in range(p.axons)])["x"]
+    ys = layouts.unpack(layouts.ytrace_layout(p),
+                        [await read(Region.YTRACE, n) for n in range(p.neurons)])["y"]
+    return weights, xs, ys
+
+
 class CoreMonitor:
     """Samples, every clock after it settles: trace records, spike transfers, ``done``."""
 
@@ -197,15 +210,7 @@ class CoreTB:
     async def read_learning(self):
         """Weights [A, N], pre traces [A] and post traces [N], read over the configuration
         port (learned weights are readable at any time between steps)."""
-        p = self.p
-        words = [await self.read(Region.SYN, i) for i in range(p.axons * p.words_per_row)]
-        lanes = layouts.unpack(layouts.syn_word_layout(p), words)
-        weights = np.stack([lanes[l] for l in range(p.lanes)], 1).reshape(p.axons, p.neurons)
-        xs = layouts.unpack(layouts.xtrace_layout(p),
-                            [await self.read(Region.XTRACE, a) for a in range(p.axons)])["x"]
-        ys = layouts.unpack(layouts.ytrace_layout(p),
-                            [await self.read(Region.YTRACE, n) for n in range(p.neurons)])["y"]
-        return weights, xs, ys
+        return await read_learning(self.p, self.read)
 
     async def start_step(self):
         dut = self.dut

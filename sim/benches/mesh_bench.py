@@ -34,7 +34,7 @@ from spikeforge.rtl.layouts import Reg, Region
 from spikeforge.rtl.netimage import NetworkImage
 from spikeforge.sim.network import decode_network_inputs
 from spikeforge.sim.trace import Trace
-from spikeforge.sim.benches.core_bench import _decoder, _uint, handshake
+from spikeforge.sim.benches.core_bench import _decoder, _uint, handshake, read_learning
 
 
 class MeshMonitor:
@@ -169,15 +169,7 @@ class MeshTB:
                 await self.write(c, Region.REG, reg, w)
 
     async def read_learning(self, c):
-        p = self.p
-        words = [await self.read(c, Region.SYN, i) for i in range(p.axons * p.words_per_row)]
-        lanes = layouts.unpack(layouts.syn_word_layout(p), words)
-        weights = np.stack([lanes[k] for k in range(p.lanes)], 1).reshape(p.axons, p.neurons)
-        xs = layouts.unpack(layouts.xtrace_layout(p),
-                            [await self.read(c, Region.XTRACE, a) for a in range(p.axons)])["x"]
-        ys = layouts.unpack(layouts.ytrace_layout(p),
-                            [await self.read(c, Region.YTRACE, n) for n in range(p.neurons)])["y"]
-        return weights, xs, ys
+        return await read_learning(self.p, lambda region, index: self.read(c, region, index))
 
     async def send_inputs(self, spikes, gap_prob, rng):
         """Drive ``(core, axon)`` spikes into ``ext_in``, holding each until taken."""
