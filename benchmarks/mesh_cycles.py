@@ -15,31 +15,34 @@ the packets on each link, are known exactly from the routing tables. Destination
   ``k * f`` packets (no load imbalance: isolates the cost of hops and contention);
 * ``neighbour``: every packet to the next core along x (``(x + 1) mod W``): one link each;
 * ``bisection``: every packet to a uniform random core of the other half of the array
-  (west half <-> east half): the bisection links carry twice a core's load.
+  (west half <-> east half): the bisection links carry twice an average core's load.
 
 Parts:
 
 (a) 2 x 2 array, N = 16 and N = 32, f = 4, k swept, patterns local / neighbour / uniform:
-    clocks per step against the events of the busiest core; a least-squares fit
-    ``clocks = base + a*N + b*E_max*N/lanes + c*L_max`` (E_max: events integrated by the
-    busiest core, L_max: packets over the busiest router-to-router link) and the structural
-    model ``clocks = N + latency + E_max*N/lanes + c0`` (c0 fitted on the local-only points)
-    against every measurement;
+    clocks per step against the events of the busiest core; a least-absolute-deviation fit
+    ``clocks = base + a*N + b*E_max*N/lanes + c*L_max`` (E_max: events taken by the
+    busiest core, L_max: packets over the busiest router-to-router link; the ordinary
+    least-squares one is given too) and the model ``clocks = T_empty + (E_max - 1)*N/lanes``
+    (T_empty: the measured clocks of a step without spikes) against every measurement;
 (b) 1 x 1 .. 4 x 4 arrays at fixed activity (k = 8 and 16 of N = 16, f = 4), patterns local,
     balanced and uniform: what the barrier and the hops cost on top of the model;
 (c) the busiest link's packets per clock during a step, against the limit of one packet
     per clock (and the busiest core's input, against its limit of lanes / N events per
     clock), including the bisection pattern on 4 x 4;
 (d) the steps that cost more than the model: the same 3 x 3 networks with router FIFOs of
-    depth 16 instead of 4, and a probe of each core's event input (clocks in which the core
-    could take an event and none was offered, within the span of its deliveries).
+    depth 16 instead of 4, and a probe (a cocotb test in this file, run by the simulator on
+    the array's internal signals) of each core's event input: clocks in which the core
+    could take an event and none was offered, within the span of its deliveries; then a
+    few steps back to back (``start`` held high), barrier to barrier, against the clocks
+    the array counts for them.
 
 Every run is held against the golden network model (spikes, u, v, external output: bit-exact)
 and the packets injected at each step against the routing tables. Measured figures only:
 nothing here asserts a speed.
 
-Usage: python benchmarks/mesh_cycles.py   (from the repository root; writes
-benchmarks/results/mesh_cycles.{json,md})
+Usage: python benchmarks/mesh_cycles.py [--build-root DIR]   (from the repository root;
+writes benchmarks/results/mesh_cycles.{json,md}; builds are cached in DIR, default build/sim)
 """
 
 import json
@@ -188,6 +191,7 @@ def check_against_golden(net, steps, got, per_step_packets):
 
 
 BUILDS = {}                 # design -> seconds of build_mesh (emit + compile, or emit only)
+BUILD_ROOT = "build/sim"    # --build-root: another folder times the builds from cold
 
 
 def timed_build(mp, p):
@@ -195,7 +199,7 @@ def timed_build(mp, p):
     from spikeforge.sim.runner import build_mesh
     key = (f"{mp.width}×{mp.height} N={p.neurons} FIFO {mp.fifo_depth}")
     t0 = time.perf_counter()
-    bdir = build_mesh(mp, p, SIMULATOR)
+    bdir = build_mesh(mp, p, SIMULATOR, root=BUILD_ROOT)
     BUILDS.setdefault(key, time.perf_counter() - t0)
     return bdir
 
@@ -212,7 +216,7 @@ def run_cases(cases, bar):
         case.update(traffic(case["mesh"], dest))
         case["_net"] = net
         jobs.append((net, [], STEPS, Stimulus(readback=False)))
-    traces = run_mesh_rtl(jobs, SIMULATOR)
+    traces = run_mesh_rtl(jobs, SIMULATOR, root=BUILD_ROOT)
     for case, (net, *_), got in zip(cases, jobs, traces):
         mp, p, k = case["mesh"], case["params"], case["k"]
         spk = got.spikes.reshape(STEPS, mp.cores, p.neurons).sum(2)
@@ -220,6 +224,12 @@ def run_cases(cases, bar):
             raise AssertionError(f"{describe(case)}: spikes per core per step {spk.tolist()}, "
                                  f"expected {k} everywhere")
         check_against_golden(net, STEPS, got, mp.cores * k * case["f"])
+        accepted = got.meta.get("accepted")     # LAST_EVENTS: the events of the step before
+        if accepted is not None and STEPS > 1:
+            acc = np.asarray(accepted)[1:]
+            if not (acc == np.asarray(case["events"])[None, :]).all():
+                raise AssertionError(f"{describe(case)}: events taken per core "
+                                     f"{acc.tolist()}, expected {case['events']}")
         cyc = np.asarray(got.meta["cycles"], float)
         case["cycles_all"] = cyc.astype(int).tolist()
         case["cycles"] = float(cyc.mean())
@@ -340,7 +350,11 @@ def probe(cases, bar):
     path = os.pathsep.join([str(ROOT)] + [q for q in [os.environ.get("PYTHONPATH")] if q])
     run_cocotb(bdir, SIMULATOR, toplevel=MESH_TOPLEVEL, bench_module=Path(__file__).stem,
                run_dir=run_dir, extra_env={"SPIKEFORGE_JOBS": str(run_dir), "PYTHONPATH": path})
+    from spikeforge.sim.trace import Trace
     for j, case in enumerate(cases):
+        net = NetworkImage.load(run_dir / f"image{j}.npz")
+        check_against_golden(net, 1, Trace.load(run_dir / f"trace{j}.npz"),
+                             mp.cores * case["k"] * case["f"])
         log = np.load(run_dir / f"probe{j}.npy").astype(int).reshape(-1, mp.cores, 3)
         offered, ready, delivered = log[..., 0], log[..., 1], log[..., 2]
         starved, last = [], []
@@ -401,7 +415,14 @@ def public(case):
 
 
 def main():
+    import argparse
     from tqdm import tqdm
+    global BUILD_ROOT
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build-root", default=BUILD_ROOT,
+                    help="folder of the Verilator builds (default %(default)s; an empty one "
+                         "times the builds from cold)")
+    BUILD_ROOT = ap.parse_args().build_root
     t_start = time.perf_counter()
     seeds = iter(range(SEED, SEED + 10_000))
 
@@ -476,7 +497,7 @@ def main():
 
     mach = machine()
     wall = time.perf_counter() - t_start
-    cmd = ".venv/bin/python benchmarks/mesh_cycles.py"
+    cmd = " ".join([".venv/bin/python", "benchmarks/mesh_cycles.py"] + sys.argv[1:])
     result = {
         "command": cmd, "machine": mach, "wall_seconds": wall, "steps_per_job": STEPS,
         "build_seconds": BUILDS,
@@ -504,8 +525,8 @@ def main():
     exact = int((np.abs(model_resid) < 0.5).sum())
     md = ["# Clocks per step of the array: activity, mesh size, link throughput (measured)", "",
           f"Command: `{cmd}` (from the repository root): {wall / 60:.1f} minutes wall time. "
-          "Verilator builds (one per design, cached in build/sim by a hash of the Verilog; "
-          "the time of a cached one is the Verilog emission only): "
+          f"Verilator builds (one per design, cached in {BUILD_ROOT} by a hash of the "
+          "Verilog; the time of a cached one is the Verilog emission only): "
           + ", ".join(f"{k} {v:.0f} s" for k, v in BUILDS.items()) + ".", "",
           f"Machine: {mach['nproc']} cores ({mach['cpu']}, {mach['machine']}), Python "
           f"{mach['python']}, {mach['simulator']}, cocotb {mach['cocotb']}, Amaranth "
