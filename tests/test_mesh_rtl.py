@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The many-core array's generated Verilog on Verilator and Icarus against the golden
 network model, at zero tolerance (SPEC §3.1, §3.6; checks in ``mesh_helpers``)."""
 
