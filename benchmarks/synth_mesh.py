@@ -25,6 +25,7 @@ Usage: python benchmarks/synth_mesh.py [--build DIR] [--results DIR] [--seed N]
 
 import argparse
 import collections
+import hashlib
 import json
 import re
 import sys
@@ -62,12 +63,12 @@ RUNS = [
     ("core-cuba64-ecp5", CUBA_64, None, "ecp5-85f"),
     ("1x1-cuba64-ecp5", CUBA_64, _mesh(1, 1), "ecp5-85f"),
     ("2x2-cuba64-ecp5", CUBA_64, _mesh(2, 2), "ecp5-85f"),
-    ("4x4-cuba64-ecp5", CUBA_64, _mesh(4, 4), "ecp5-85f"),
     ("1x1-shift64-ice40", SHIFT_64, _mesh(1, 1), "ice40up5k"),
     ("2x1-shift64-ice40", SHIFT_64, _mesh(2, 1), "ice40up5k"),
     ("2x1-shift8-ice40", SHIFT_8, _mesh(2, 1, 16), "ice40up5k"),
     ("2x1-cuba8-ice40", CUBA_8, _mesh(2, 1, 16), "ice40up5k"),
     ("2x2-shift8-ice40", SHIFT_8, _mesh(2, 2, 16), "ice40up5k"),
+    ("4x4-cuba64-ecp5", CUBA_64, _mesh(4, 4), "ecp5-85f"),      # last: ~45 min
 ]
 
 FMAX_TARGET = {"ecp5-85f": 100.0, "ice40up5k": 40.0}
@@ -133,12 +134,22 @@ def logic_breakdown(out_dir, family):
 
 # --- one run --------------------------------------------------------------------------------
 
+def _source():
+    """The RTL a run elaborates: the commit, whether rtl/ differs from it, and a digest of
+    the rtl/*.py files (runs of one benchmark must share it: others may commit meanwhile)."""
+    h = hashlib.sha256()
+    for f in sorted((REPO / "rtl").glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return dict(sc._git(), rtl_sha256=h.hexdigest()[:12])
+
+
 def run_one(name, params, mp, device, build, seed, timeout):
     out_dir = build / name
     t0 = time.monotonic()
     row = {"name": name, "core": _core_text(params), "array": _array_text(mp),
            "device": device, "params": params.to_dict(),
-           "mesh": None if mp is None else mp.to_dict(), "out_dir": str(out_dir)}
+           "mesh": None if mp is None else mp.to_dict(), "out_dir": str(out_dir),
+           "source": _source(), "command": sc._command()}
     family = synth.DEVICES[device].family
     try:
         if mp is None:
@@ -186,6 +197,15 @@ def _first_error(r):
     return next((ln for ln in why if "ERROR" in ln), why[0] if why else "").strip()
 
 
+def _over_capacity(r):
+    """A failed run that needs more of some resource than the device has (nextpnr's
+    utilisation after packing), or that nextpnr could not place for want of room."""
+    util = r.get("nextpnr_utilization") or {}
+    if any(u["used"] > u["available"] for u in util.values()):
+        return True
+    return bool(re.search(r"no BELs remaining|Failed to expand region", r.get("error", "")))
+
+
 def _util_text(r):
     util = r.get("nextpnr_utilization") or {}
     shown = [k for k in _UTIL_SHOWN[r["device"]] if k in util]
@@ -193,18 +213,47 @@ def _util_text(r):
                      f"({100 * util[k]['used'] / util[k]['available']:.0f} %)" for k in shown)
 
 
+def _commands_line(result):
+    """``Command: ...`` (or, when the runs were made by several invocations, each with its
+    runs)."""
+    by_cmd = collections.OrderedDict()
+    for r in result["runs"]:
+        by_cmd.setdefault(r.get("command") or result["command"], []).append(r["name"])
+    if len(by_cmd) <= 1:
+        return f"Command: `{next(iter(by_cmd), result['command'])}`  "
+    return "Commands: " + "; ".join(f"`{c}` ({', '.join(n)})" for c, n in by_cmd.items()) + "  "
+
+
+def _source_lines(result):
+    """Which rtl/ the runs elaborated, with a warning when they were not all the same."""
+    digests = collections.OrderedDict()
+    for r in result["runs"]:
+        src = r.get("source") or result.get("git") or {}
+        key = (src.get("commit"), src.get("rtl_dirty"), src.get("rtl_sha256"))
+        digests.setdefault(key, []).append(r["name"])
+    tail = (f"nextpnr seed {result['seed']}; per-tool timeout {result['timeout']:.0f} s; "
+            "runs sequential.")
+    if len(digests) == 1:
+        (commit, dirty, sha), = digests
+        return [f"Source: commit {commit}"
+                + (" with uncommitted changes under rtl/" if dirty else "")
+                + f" (every run elaborated the same rtl/, sha256 {sha}); " + tail, ""]
+    return [f"Source: {tail}", "",
+            "**Warning: the runs elaborated different rtl/ sources** (the tree changed "
+            "during the benchmark): " + "; ".join(
+                f"commit {c}{' + uncommitted rtl/' if d else ''} (rtl sha256 {h}): "
+                + ", ".join(names) for (c, d, h), names in digests.items()), ""]
+
+
 def markdown(result):
     m = result["machine"]
     lines = [
         "# Synthesis: resources and Fmax of the many-core array", "",
-        f"Command: `{result['command']}`  ",
+        _commands_line(result),
         f"Machine: `uname -m` = {m['uname_m']}, `nproc` = {m['nproc']} ({m['cpu']}), "
         f"Python {m['python']}  ",
         "Tools: " + "; ".join(f"{k}: {v}" for k, v in result["tools"].items()) + "  ",
-        f"Source: commit {result['git']['commit']}"
-        + (" with uncommitted changes under rtl/" if result["git"]["rtl_dirty"] else "")
-        + f"; nextpnr seed {result['seed']}; per-tool timeout {result['timeout']:.0f} s; "
-          "runs sequential.", "",
+    ] + _source_lines(result) + [
         "Cores: `cuba` 64×64 = `CoreParams(neurons=64, axons=64, weight_bits=4, lanes=4, "
         "model=\"cuba\", max_delay=4, trace_port=False)`; `shift` 64×64 the same with "
         "`model=\"shift\"`; the smallest cores are 8×8 with lanes 1. Arrays: "
@@ -237,7 +286,8 @@ def markdown(result):
                 f"| ({ys.get('bram', '—')}) / {cap['bram']} "
                 f"| ({ys.get('spram', '—')}) / {cap['spram']} "
                 f"| ({ys.get('dsp', '—')}) / {cap['dsp']} | — "
-                f"| **no**: {r['tool']} failed | {_secs(r)}, until the failure "
+                f"| {'**no**' if _over_capacity(r) else '?'}: {r['tool']} failed "
+                f"| {_secs(r)}, until the failure "
                 f"| {r['wall_s']:.0f} |")
     lines += [
         "",
@@ -278,7 +328,9 @@ def markdown(result):
             "differences included).")
     fails = [r for r in result["runs"] if not r["ok"]]
     if fails:
-        lines += ["", "## Runs that did not fit", ""]
+        lines += ["", "## Runs that failed", "",
+                  "\"no\" in the table: the design needs more than the device has; \"?\": "
+                  "a tool failed for another reason (the message says which).", ""]
         for r in fails:
             util = _util_text(r)
             lines.append(f"- **{r['name']}** ({r['array']}, {r['core']}, {r['device']}): "
@@ -401,8 +453,17 @@ def main(argv=None):
     old = {}
     if args.only and json_path.exists():
         old = {r["name"]: r for r in json.loads(json_path.read_text()).get("runs", [])}
-    bar = tqdm(runs, desc="array synthesis", unit="run")
+    args.results.mkdir(parents=True, exist_ok=True)
     done = {}
+
+    def write():
+        result["runs"] = [done.get(n) or old.get(n) for n in names if done.get(n) or old.get(n)]
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+        md = markdown(result)
+        (args.results / "synth_mesh.md").write_text(md)
+        return md
+
+    bar = tqdm(runs, desc="array synthesis", unit="run")
     for name, params, mp, device in bar:
         bar.set_postfix_str(f"{name}")
         done[name] = run_one(name, params, mp, device, args.build, args.seed, args.timeout)
@@ -411,14 +472,9 @@ def main(argv=None):
                                  f"{r['dsp']} DSP, {r['fmax_mhz']:.1f} MHz"
                                  if r["ok"] else f"failed ({r['tool']})")
                   + f", {r['wall_s']:.0f} s")
+        write()             # after every run: a stopped benchmark keeps what it measured
     bar.close()
-    result["runs"] = [done.get(n) or old.get(n) for n in names if done.get(n) or old.get(n)]
-
-    args.results.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md = markdown(result)
-    (args.results / "synth_mesh.md").write_text(md)
-    print(md)
+    print(write())
     return 0
 
 
