@@ -1,4 +1,4 @@
-# spikeforge — two commands on a fresh machine:
+# spikefab — two commands on a fresh machine:
 #   make demo   generate a default core, run it on Verilator beside the golden model, plot
 #   make test   the whole test suite (golden model, generator, cocotb on Verilator and Icarus)
 # Each sets up what it needs: a virtual environment in .venv and the Debian packages.
@@ -32,7 +32,7 @@ debs:
 	fi
 
 demo: setup
-	$(VENV)/bin/spikeforge demo -o demo_out
+	$(VENV)/bin/spikefab demo -o demo_out
 
 test: setup
 	$(PY) -m pytest -n $(JOBS) -q -m "not slow" tests

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.neuron import DATAPATHS
-from spikeforge.rtl.params import CoreParams
-from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.runner import Stimulus, build_core, run_core_rtl
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.neuron import DATAPATHS
+from spikefab.rtl.params import CoreParams
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.runner import Stimulus, build_core, run_core_rtl
 
 ROOT = Path(__file__).resolve().parent
 SWEEP = [0, 1, 2, 4, 8, 16, 32]

@@ -6,7 +6,7 @@ target) run of the same network. This benchmark builds network images of k x k m
 neuron, delays 1..4, a few exit entries) and Poisson external input, then, in one process,
 runs
 
-- the golden :class:`~spikeforge.sim.network.NetworkModel` (integer, bit-exact semantics,
+- the golden :class:`~spikefab.sim.network.NetworkModel` (integer, bit-exact semantics,
   recording the full trace: spikes, u, v, events, ext_out for every neuron and step);
 - a Brian2 float model of the same network: the same neurons, one synapse per (routing entry,
   non-zero weight of the destination axon's row) with weight ``w * 2**w_exp``, the same
@@ -37,10 +37,10 @@ import time
 
 import numpy as np
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.netimage import EXIT, NetworkImage, RouteTable
-from spikeforge.rtl.params import CoreParams, MeshParams
-from spikeforge.sim.network import NetworkModel
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.netimage import EXIT, NetworkImage, RouteTable
+from spikefab.rtl.params import CoreParams, MeshParams
+from spikefab.sim.network import NetworkModel
 
 
 NEURONS = AXONS = 256

@@ -1,7 +1,7 @@
 """Clocks per step of the many-core array: activity, mesh size, link throughput.
 
 Measures on the generated Verilog of the array (Verilator, through the cocotb bench
-``spikeforge.sim.benches.mesh_bench``; no external input, no back-pressure), with networks
+``spikefab.sim.benches.mesh_bench``; no external input, no back-pressure), with networks
 of controlled activity: in every core exactly ``k`` neurons fire at every step (a bias far
 over threshold, non-negative weights into them) and the others never fire (threshold at its
 maximum, no bias, non-positive weights into them); each firing neuron has a fan-out list of
@@ -56,10 +56,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.neuron import DATAPATHS
-from spikeforge.rtl.netimage import NetworkImage, RouteTable
-from spikeforge.rtl.params import CoreParams, MeshParams
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.neuron import DATAPATHS
+from spikefab.rtl.netimage import NetworkImage, RouteTable
+from spikefab.rtl.params import CoreParams, MeshParams
 
 ROOT = Path(__file__).resolve().parent
 SIMULATOR = "verilator"
@@ -173,8 +173,8 @@ def traffic(mp, dest):
 def check_against_golden(net, steps, got, per_step_packets):
     """The RTL run must be bit-exact with the golden network model (spikes, u, v, every
     extra but the golden-only ``events``), and inject the packets the tables imply."""
-    from spikeforge.sim.network import NetworkModel
-    from spikeforge.sim.trace import Trace, first_divergence
+    from spikefab.sim.network import NetworkModel
+    from spikefab.sim.trace import Trace, first_divergence
     exp = NetworkModel(net).run([], steps).trace
     common = (set(exp.extra) & set(got.extra)) - {"events"}
     e = Trace(exp.spikes, exp.u, exp.v, extra={n: exp.extra[n] for n in common},
@@ -196,7 +196,7 @@ BUILD_ROOT = "build/sim"    # --build-root: another folder times the builds from
 
 def timed_build(mp, p):
     """Build (or find in the cache) the design of ``mp``, ``p``, timing it the first time."""
-    from spikeforge.sim.runner import build_mesh
+    from spikefab.sim.runner import build_mesh
     key = (f"{mp.width}×{mp.height} N={p.neurons} FIFO {mp.fifo_depth}")
     t0 = time.perf_counter()
     bdir = build_mesh(mp, p, SIMULATOR, root=BUILD_ROOT)
@@ -207,7 +207,7 @@ def timed_build(mp, p):
 def run_cases(cases, bar):
     """Run cases (dicts with mesh, params, k, f, pattern, seed) of one design in one
     simulator process; fill in the measured clocks and the traffic."""
-    from spikeforge.sim.runner import Stimulus, run_mesh_rtl
+    from spikefab.sim.runner import Stimulus, run_mesh_rtl
     timed_build(cases[0]["mesh"], cases[0]["params"])
     jobs = []
     for case in cases:
@@ -278,8 +278,8 @@ if cocotb is not None:
         runs: per clock, packet offered (``i_pkt.valid``), core ready for an event
         (``core.events.ready``), packet delivered."""
         from cocotb.triggers import ReadOnly, RisingEdge
-        from spikeforge.sim.benches import mesh_bench as mb
-        from spikeforge.sim.network import decode_network_inputs
+        from spikefab.sim.benches import mesh_bench as mb
+        from spikefab.sim.network import decode_network_inputs
 
         async def sample(mp, log):
             tiles = []
@@ -293,7 +293,7 @@ if cocotb is not None:
                 if dut.idle.value == 0:
                     log.append([int(s.value) for tile in tiles for s in tile])
 
-        job_dir = Path(os.environ["SPIKEFORGE_JOBS"])
+        job_dir = Path(os.environ["SPIKEFAB_JOBS"])
         jobs = json.loads((job_dir / "jobs.json").read_text())
         tb = None
         for j, job in enumerate(jobs):
@@ -332,8 +332,8 @@ def probe(cases, bar):
     """Run one-step jobs under :func:`probe_jobs`; per case and core, the clocks within the
     span of the core's deliveries in which it was ready for an event and none was offered."""
     import shutil
-    from spikeforge.sim.network import encode_network_inputs
-    from spikeforge.sim.runner import Stimulus, new_run_dir, run_cocotb, MESH_TOPLEVEL
+    from spikefab.sim.network import encode_network_inputs
+    from spikefab.sim.runner import Stimulus, new_run_dir, run_cocotb, MESH_TOPLEVEL
     mp, p = cases[0]["mesh"], cases[0]["params"]
     bdir = timed_build(mp, p)
     run_dir = new_run_dir(bdir)
@@ -349,8 +349,8 @@ def probe(cases, bar):
     (run_dir / "jobs.json").write_text(json.dumps(manifest))
     path = os.pathsep.join([str(ROOT)] + [q for q in [os.environ.get("PYTHONPATH")] if q])
     run_cocotb(bdir, SIMULATOR, toplevel=MESH_TOPLEVEL, bench_module=Path(__file__).stem,
-               run_dir=run_dir, extra_env={"SPIKEFORGE_JOBS": str(run_dir), "PYTHONPATH": path})
-    from spikeforge.sim.trace import Trace
+               run_dir=run_dir, extra_env={"SPIKEFAB_JOBS": str(run_dir), "PYTHONPATH": path})
+    from spikefab.sim.trace import Trace
     for j, case in enumerate(cases):
         net = NetworkImage.load(run_dir / f"image{j}.npz")
         check_against_golden(net, 1, Trace.load(run_dir / f"trace{j}.npz"),
@@ -393,7 +393,7 @@ def machine():
     except OSError:
         pass
     from importlib.metadata import version
-    from spikeforge.sim.runner import simulator_env
+    from spikefab.sim.runner import simulator_env
     try:
         rev = subprocess.run(["verilator", "--version"], capture_output=True, text=True,
                              env=simulator_env()).stdout.strip()

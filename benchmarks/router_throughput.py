@@ -1,6 +1,6 @@
 """Throughput and latency of one XY router, measured on its generated Verilog (Verilator).
 
-Runs the cocotb bench ``spikeforge.sim.benches.router_bench`` (the same one the tests use:
+Runs the cocotb bench ``spikefab.sim.benches.router_bench`` (the same one the tests use:
 every packet is checked against XY routing, in order, exactly once) with saturated inputs
 (``valid`` always high, no gaps) and outputs always ready, and reports packets per clock per
 link against the limit of one packet per clock:
@@ -33,9 +33,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from spikeforge.rtl.router import Port
-from spikeforge.sim.benches.router_bench import run_router_rtl
-from spikeforge.sim.runner import simulator_env
+from spikefab.rtl.router import Port
+from spikefab.sim.benches.router_bench import run_router_rtl
+from spikefab.sim.runner import simulator_env
 
 ROOT = Path(__file__).resolve().parent
 SIMULATOR = "verilator"
@@ -236,7 +236,7 @@ def main():
           f"Python {mach['python']}, {mach['simulator']}, cocotb {mach['cocotb']}, "
           f"Amaranth {mach['amaranth']}.", "",
           f"One `XYRouter` (16-bit payload, FIFO depth 4) on Verilator through the cocotb bench "
-          f"`spikeforge.sim.benches.router_bench`, which checks every packet against XY routing. "
+          f"`spikefab.sim.benches.router_bench`, which checks every packet against XY routing. "
           f"Inputs saturated ({N} packets each, {N // 2} in (c), {N_RANDOM} in (d); valid always "
           f"high), outputs "
           f"always ready. Rates are packets per clock per link over the saturated window "

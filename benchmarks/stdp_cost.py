@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams
-from spikeforge.sim.runner import Stimulus, run_core_rtl
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams
+from spikefab.sim.runner import Stimulus, run_core_rtl
 
 ROOT = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 """Resources and Fmax of the neuron core on iCE40UP5K and ECP5-85F (Yosys + nextpnr).
 
-Runs, one after another (each through ``spikeforge.gen.synth.synthesize`` and its
+Runs, one after another (each through ``spikefab.gen.synth.synthesize`` and its
 measurement harness):
 
 * the 256-neuron x 256-axon ``cuba`` core (4-bit weights, lanes 4) on ECP5-85F;
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from spikeforge.gen import synth
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams
+from spikefab.gen import synth
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent

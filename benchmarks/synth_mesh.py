@@ -1,6 +1,6 @@
 """Resources and Fmax of the many-core array (``rtl/mesh.py``) on ECP5-85F and iCE40UP5K.
 
-Runs, one after another, each through ``spikeforge.gen.synth.synthesize_mesh`` (or
+Runs, one after another, each through ``spikefab.gen.synth.synthesize_mesh`` (or
 ``synthesize`` for the core-alone reference) and its measurement harness:
 
 * ECP5-85F: arrays of ``cuba`` cores, 64 neurons x 64 axons, 4-bit weights, lanes 4,
@@ -34,10 +34,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from spikeforge.gen import synth
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams, MeshParams
-from spikeforge.sim.runner import blank_network
+from spikefab.gen import synth
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams, MeshParams
+from spikefab.sim.runner import blank_network
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent

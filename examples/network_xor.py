@@ -16,8 +16,8 @@ Usage: .venv/bin/python examples/network_xor.py [-o xor.npz]
 
 import argparse
 
-from spikeforge.gen.network import MappedNetwork, Network
-from spikeforge.rtl.params import CoreParams, MeshParams
+from spikefab.gen.network import MappedNetwork, Network
+from spikefab.rtl.params import CoreParams, MeshParams
 
 
 PATTERNS = [(0, 0), (0, 1), (1, 0), (1, 1)]

@@ -40,10 +40,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams
-from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.trace import first_divergence
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.trace import first_divergence
 
 
 # --- the experiment ----------------------------------------------------------------------
@@ -199,7 +199,7 @@ def run_protocol(s: Setup, seed, progress=True):
 def _run_with_bar(model, inputs, steps, desc, chunk=100):
     """``model.run`` in chunks (it continues from its state), with a progress bar; the
     chunks are joined into one trace."""
-    from spikeforge.sim.trace import Trace
+    from spikefab.sim.trace import Trace
     parts = []
     with tqdm(total=steps, desc=desc, unit="step") as bar:
         for t0 in range(0, steps, chunk):
@@ -225,7 +225,7 @@ def run_rtl(result, simulator, phases=("learn",), chunk=500):
     starts from exactly the state the RTL ended in (that state is part of the compared
     trace). Returns ``(divergences, simulation seconds, build seconds, steps,
     {phase: clocks of each step})``."""
-    from spikeforge.sim.runner import Stimulus, build_core, run_core_rtl
+    from spikefab.sim.runner import Stimulus, build_core, run_core_rtl
     p = result["params"]
     t0 = time.time()
     print(f"building the core for {simulator} (cached after the first time) ...", flush=True)
@@ -259,7 +259,7 @@ def run_rtl(result, simulator, phases=("learn",), chunk=500):
 
 
 def _slice(trace, a, b):
-    from spikeforge.sim.trace import Trace
+    from spikefab.sim.trace import Trace
     return Trace(trace.spikes[a:b], trace.u[a:b], trace.v[a:b],
                  extra={k: v[a:b] for k, v in trace.extra.items()},
                  neurons_per_core=trace.neurons_per_core, meta=trace.meta)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 
-from spikeforge.sim.demos import WINDOW_REGS, stdp_window_experiment
+from spikefab.sim.demos import WINDOW_REGS, stdp_window_experiment
 
 
 def main():

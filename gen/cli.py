@@ -1,4 +1,4 @@
-"""The ``spikeforge`` command line."""
+"""The ``spikefab`` command line."""
 
 import argparse
 import sys
@@ -57,7 +57,7 @@ def _load_inputs(path, image):
             if missing:
                 raise ValueError(f"{path}: not a network input file (missing "
                                  f"{', '.join(sorted(missing))}; write one with "
-                                 f"spikeforge.sim.network.encode_network_inputs)")
+                                 f"spikefab.sim.network.encode_network_inputs)")
             return decode_network_inputs({k: z[k] for k in z.files})
     from ..sim.inputs import load_inputs
     return load_inputs(path)
@@ -156,7 +156,7 @@ def _cmd_demo(args):
     image = demo_network(p, rng)
     steps = args.steps
     inputs = poisson_inputs(p.axons, steps, 0.08, rng)
-    print(f"spikeforge demo: {p.model} core, {p.neurons} neurons x {p.axons} axons, "
+    print(f"spikefab demo: {p.model} core, {p.neurons} neurons x {p.axons} axons, "
           f"{p.weight_bits}-bit weights, {p.lanes} lanes; {steps} steps of Poisson input "
           f"(seed {args.seed})")
     if p.syn_memory == "ice40_spram":
@@ -199,7 +199,7 @@ def _cmd_demo(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="spikeforge", description=__doc__)
+    parser = argparse.ArgumentParser(prog="spikefab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="Verilog, memory images and manifest from a TOML config")
@@ -252,7 +252,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except (ValueError, OSError) as e:      # ConfigError, ParamError, ImageError are ValueErrors
-        print(f"spikeforge: error: {e}", file=sys.stderr)
+        print(f"spikefab: error: {e}", file=sys.stderr)
         return 2
 
 

@@ -15,7 +15,7 @@ the source, the full dotted key, the offending value and what is allowed, for ex
 
     examples/x.toml: core.lanes = 3 is not allowed: expected a power of two (1, 2, 4, 8, 16 or 32)
 
-The core's checks live in :class:`~spikeforge.rtl.params.CoreParams` and are reused here, not
+The core's checks live in :class:`~spikefab.rtl.params.CoreParams` and are reused here, not
 repeated. ``docs/configuration.md`` is the reference of every key.
 """
 
@@ -136,7 +136,7 @@ class BuildConfig:
     clock_mhz : float
         Target clock frequency for synthesis constraints, 1..500 MHz (stored as a float).
     """
-    name: str = "spikeforge_core"
+    name: str = "spikefab_core"
     clock_mhz: float = 50.0
 
     def __post_init__(self):

@@ -2,7 +2,7 @@
 
 Build a :class:`Network` (populations of neurons, external inputs, projections with weights
 and delays, output populations), then :meth:`Network.map` it onto a mesh of cores: the result,
-a :class:`MappedNetwork`, holds the :class:`~spikeforge.rtl.netimage.NetworkImage` (the exact
+a :class:`MappedNetwork`, holds the :class:`~spikefab.rtl.netimage.NetworkImage` (the exact
 contents of every memory) with the placement stored in the image's ``meta``, a
 :class:`MappingReport` of what each core uses, and the helpers that translate between
 population-level spikes and the array's external ports::
@@ -49,9 +49,9 @@ import math
 
 import numpy as np
 
-from spikeforge.rtl.image import CoreImage, ImageError
-from spikeforge.rtl.netimage import EXIT, NetworkImage, RouteTable
-from spikeforge.rtl.params import CoreParams, MeshParams, W_EXP_MAX
+from spikefab.rtl.image import CoreImage, ImageError
+from spikefab.rtl.netimage import EXIT, NetworkImage, RouteTable
+from spikefab.rtl.params import CoreParams, MeshParams, W_EXP_MAX
 
 
 __all__ = ["Network", "Population", "InputSource", "Projection", "MappingError",
@@ -819,7 +819,7 @@ class MappingReport:
 class GoldenResult:
     """What :meth:`MappedNetwork.run_golden` returns.
 
-    Attributes: ``run`` (the :class:`~spikeforge.sim.network.NetworkRun`), ``trace`` (its
+    Attributes: ``run`` (the :class:`~spikefab.sim.network.NetworkRun`), ``trace`` (its
     Trace), ``inputs`` (the encoded per-step ``(core, axon)`` lists), ``spikes`` (population
     name -> bool array ``[T, size]``, every population) and ``outputs`` (output population
     name -> ``[(step, index), ...]``, from the external-output records).
@@ -1074,7 +1074,7 @@ class MappedNetwork:
     def run_golden(self, spikes=None, steps=None, progress=False):
         """Run the golden network model for ``steps`` steps with the input ``spikes`` (as for
         :meth:`encode_inputs`); returns a :class:`GoldenResult`."""
-        from spikeforge.sim.network import NetworkModel
+        from spikefab.sim.network import NetworkModel
         inputs = self.encode_inputs(spikes, steps)
         run = NetworkModel(self.image).run(inputs, len(inputs), progress=progress)
         trace = run.trace

@@ -1,9 +1,9 @@
 """Synthesis flow: a neuron core or a many-core array through Yosys and nextpnr, with
 resources and Fmax measured.
 
-:func:`synthesize` wraps a :class:`~spikeforge.rtl.core.NeuronCore` (given a
-:class:`~spikeforge.rtl.image.CoreImage`) or a :class:`~spikeforge.rtl.mesh.Mesh` (given a
-:class:`~spikeforge.rtl.netimage.NetworkImage`; :func:`synthesize_mesh` is the same call
+:func:`synthesize` wraps a :class:`~spikefab.rtl.core.NeuronCore` (given a
+:class:`~spikefab.rtl.image.CoreImage`) or a :class:`~spikefab.rtl.mesh.Mesh` (given a
+:class:`~spikefab.rtl.netimage.NetworkImage`; :func:`synthesize_mesh` is the same call
 for arrays only) in a *measurement harness* (:class:`SynthHarness`), converts it to RTLIL with Amaranth, runs Yosys
 (``synth_ice40 -dsp -spram`` or ``synth_ecp5``) and nextpnr (``--freq``, ``--report``),
 keeps every script, netlist and log in ``out_dir``, and returns a :class:`SynthReport`.
@@ -131,7 +131,7 @@ class SynthReport:
     ``memories`` lists how Yosys mapped each memory, ``critical_path`` is nextpnr's worst
     path (see :func:`_critical_path`), ``seconds`` the time of each step.
     ``core`` holds the core's parameters (of every core, for an array); ``mesh`` is ``None``
-    for a core, and the array's :class:`~spikeforge.rtl.params.MeshParams` (as a dict) for
+    for a core, and the array's :class:`~spikefab.rtl.params.MeshParams` (as a dict) for
     an array. ``placed`` is false for a Yosys-only run (``pnr=False``): then the counts are
     Yosys's, and ``fmax_mhz``, ``timing_met`` are ``None`` and the nextpnr fields empty.
     ``lc_packing`` (iCE40) says how the logic cells are used (LUT only, LUT and FF, FF
@@ -199,7 +199,7 @@ class SynthHarness(Elaboratable):
     register and XOR-reduces its outputs into ``dout`` through a registered tree.
 
     ``core`` is any :class:`~amaranth.lib.wiring.Component` with one ``sync`` domain: a
-    :class:`~spikeforge.rtl.core.NeuronCore` or a :class:`~spikeforge.rtl.mesh.Mesh`.
+    :class:`~spikefab.rtl.core.NeuronCore` or a :class:`~spikefab.rtl.mesh.Mesh`.
     ``name`` is its submodule name (the prefix of its cells in the netlist and reports).
 
     Ports: ``clk``, ``din``, ``dout``. The component's ``sync`` domain is clocked by ``clk``
@@ -637,7 +637,7 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, 
     ----------
     image : CoreImage or NetworkImage
         The core to build (``NeuronCore(image)``), its memories initialised from the image;
-        or, given a :class:`~spikeforge.rtl.netimage.NetworkImage`, the array
+        or, given a :class:`~spikefab.rtl.netimage.NetworkImage`, the array
         (``Mesh(image)``, see :func:`synthesize_mesh`).
     device : str
         ``"ice40up5k"`` (SG48) or ``"ecp5-85f"`` (LFE5U-85F, CABGA381, speed 6).
@@ -663,7 +663,7 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, 
     SynthError
         A tool is missing or failed; the message ends with the last lines of its log.
     """
-    from ..rtl.core import NeuronCore     # late: keeps `import spikeforge.gen.synth` light
+    from ..rtl.core import NeuronCore     # late: keeps `import spikefab.gen.synth` light
     from ..rtl.image import CoreImage
     from ..rtl.netimage import NetworkImage
     if isinstance(image, NetworkImage):
@@ -701,7 +701,7 @@ def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeo
     The other parameters, the files written and the exceptions are those of
     :func:`synthesize`; a ``net_image`` with trace ports on is a :class:`ValueError`.
     """
-    from ..rtl.mesh import Mesh           # late: keeps `import spikeforge.gen.synth` light
+    from ..rtl.mesh import Mesh           # late: keeps `import spikefab.gen.synth` light
     from ..rtl.netimage import NetworkImage
     if device not in DEVICES:
         raise ValueError(f"device {device!r} is not supported: expected one of "

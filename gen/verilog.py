@@ -47,7 +47,7 @@ def manifest(config: Config, image: CoreImage, component: NeuronCore):
     """The resolved parameters, formats and address map of a generated core (a JSON dict)."""
     p = image.params
     return {
-        "generator": f"spikeforge {__version__}",
+        "generator": f"spikefab {__version__}",
         "top": config.build.name,
         "digest": config.digest(),
         "config": config.to_dict(),

@@ -56,7 +56,7 @@ class NeuronCore(wiring.Component):
     done : Out(1)
         One-clock pulse: the step has finished and all its spikes have been taken.
     cfg : In(stream.Signature(cfg_command_layout))
-        Configuration and read-back commands (see :class:`~spikeforge.rtl.layouts.Region`);
+        Configuration and read-back commands (see :class:`~spikefab.rtl.layouts.Region`);
         accepted while idle, when no event is in progress. A command whose index is out of
         its region's range sets ``STATUS`` bit 2 and changes nothing (a read returns 0).
     cfg_rdata : Out(stream.Signature(cfg_data_bits))

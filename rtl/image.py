@@ -2,8 +2,8 @@
 
 A :class:`CoreImage` is what the generator bakes into the memories' initial contents, what a
 host writes over the configuration port, and what the golden model starts from. It is plain
-data (integer numpy arrays) plus the :class:`~spikeforge.rtl.params.CoreParams` it belongs to.
-Packing into memory words goes through :mod:`spikeforge.rtl.layouts`.
+data (integer numpy arrays) plus the :class:`~spikefab.rtl.params.CoreParams` it belongs to.
+Packing into memory words goes through :mod:`spikefab.rtl.layouts`.
 """
 
 from dataclasses import dataclass, field
@@ -198,11 +198,11 @@ class CoreImage:
         return layouts.pack(layouts.state_layout(self.params), self.state)
 
     def xtrace_words(self):
-        """Words of :attr:`~spikeforge.rtl.layouts.Region.XTRACE` (``learning`` only)."""
+        """Words of :attr:`~spikefab.rtl.layouts.Region.XTRACE` (``learning`` only)."""
         return layouts.pack(layouts.xtrace_layout(self.params), {"x": self.x, "plastic": self.plastic})
 
     def ytrace_words(self):
-        """Words of :attr:`~spikeforge.rtl.layouts.Region.YTRACE` (``learning`` only)."""
+        """Words of :attr:`~spikefab.rtl.layouts.Region.YTRACE` (``learning`` only)."""
         return layouts.pack(layouts.ytrace_layout(self.params), {"y": self.y})
 
     def stdp_reg_words(self):

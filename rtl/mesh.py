@@ -172,13 +172,13 @@ class Tile(wiring.Component):
         dropped and flagged on ``bad_packet``.
     o_pkt : Out(stream(spike_packet_layout))
         Packets from this core's spikes (to the router's local input).
-    start, idle, done : as :class:`~spikeforge.rtl.core.NeuronCore`.
+    start, idle, done : as :class:`~spikefab.rtl.core.NeuronCore`.
     fanout_busy : Out(1)
     injected, delivered : Out(1)
         A packet left on ``o_pkt`` / was taken from ``i_pkt`` in this clock.
     cfg : In(stream(command)), cfg_rdata : Out(stream(data))
         The array's configuration commands for this core (``addr``, ``write``, ``data`` of
-        :func:`~spikeforge.rtl.layouts.mesh_cfg_layout`): core regions go to the core,
+        :func:`~spikefab.rtl.layouts.mesh_cfg_layout`): core regions go to the core,
         ``ROUTE_PTR`` and ``ROUTE`` to the routing table. One read at a time.
     bad_packet, bad_addr : Out(1)
         Sticky flags.

@@ -1,10 +1,10 @@
 """Network images: the exact contents of every memory of a many-core array (SPEC §3.6, §4).
 
-A :class:`NetworkImage` is a :class:`~spikeforge.rtl.params.MeshParams`, one
-:class:`~spikeforge.rtl.image.CoreImage` per core and one :class:`RouteTable` per core. It is
+A :class:`NetworkImage` is a :class:`~spikefab.rtl.params.MeshParams`, one
+:class:`~spikefab.rtl.image.CoreImage` per core and one :class:`RouteTable` per core. It is
 what the array generator bakes into the memories, what the golden network model starts from,
-and what ``spikeforge simulate`` runs. Building one from populations and projections is the
-job of :mod:`spikeforge.gen.network`; this module only holds and checks the data.
+and what ``spikefab simulate`` runs. Building one from populations and projections is the
+job of :mod:`spikefab.gen.network`; this module only holds and checks the data.
 
 Routing tables
 --------------
@@ -155,12 +155,12 @@ class RouteTable:
     # --- memory words ----------------------------------------------------------------------
 
     def ptr_words(self):
-        """Words of :attr:`~spikeforge.rtl.layouts.Region.ROUTE_PTR`."""
+        """Words of :attr:`~spikefab.rtl.layouts.Region.ROUTE_PTR`."""
         return layouts.pack(layouts.route_ptr_layout(self.mesh),
                             {"base": self.base, "count": self.count})
 
     def entry_words(self):
-        """Words of :attr:`~spikeforge.rtl.layouts.Region.ROUTE` (delay stored minus one)."""
+        """Words of :attr:`~spikefab.rtl.layouts.Region.ROUTE` (delay stored minus one)."""
         e = self.entries
         return layouts.pack(layouts.route_entry_layout(self.mesh, self.params),
                             {"axon": e["axon"], "delay": e["delay"] - 1, "x": e["x"],
@@ -249,7 +249,7 @@ class NetworkImage:
         """Write the image as one ``.npz``: ``kind``, ``mesh`` and ``meta`` (JSON strings),
         then ``core<c>.<...>`` (see :meth:`CoreImage.to_arrays`) and
         ``core<c>.route.<...>`` per core."""
-        arrays = {"kind": np.asarray("spikeforge-network"),
+        arrays = {"kind": np.asarray("spikefab-network"),
                   "mesh": np.asarray(json.dumps(self.mesh.to_dict())),
                   "meta": np.asarray(json.dumps(self.meta))}
         for c, (img, rt) in enumerate(zip(self.cores, self.routes)):
@@ -261,8 +261,8 @@ class NetworkImage:
     def load(cls, path):
         with np.load(path, allow_pickle=False) as z:
             files = set(z.files)
-            if "kind" not in files or str(z["kind"]) != "spikeforge-network":
-                raise ImageError(f"{path}: not a network image (no kind = 'spikeforge-network'"
+            if "kind" not in files or str(z["kind"]) != "spikefab-network":
+                raise ImageError(f"{path}: not a network image (no kind = 'spikefab-network'"
                                  f" entry; a core image is loaded with CoreImage.load)")
             d = {k: z[k] for k in files}
         try:

@@ -1,8 +1,8 @@
 """Design parameters of a neuron core: the shared vocabulary of hardware, golden model and tools.
 
 Everything here is a definition (names, ranges, widths), never a computation of the neuron
-dynamics. The golden model (:mod:`spikeforge.sim.golden`) and the RTL
-(:mod:`spikeforge.rtl.core`) both read these objects, and each implements SPEC §3 on its own.
+dynamics. The golden model (:mod:`spikefab.sim.golden`) and the RTL
+(:mod:`spikefab.rtl.core`) both read these objects, and each implements SPEC §3 on its own.
 """
 
 from dataclasses import dataclass, fields
@@ -73,7 +73,7 @@ def check_bool(name, value):
 
 NEURON_MODELS = ("cuba", "shift")
 PARAM_MODES = ("neuron", "profile")
-#: Implementations of the synapse memory (see :class:`~spikeforge.rtl.synapse_ram.SynapseRam`).
+#: Implementations of the synapse memory (see :class:`~spikefab.rtl.synapse_ram.SynapseRam`).
 SYN_MEMORIES = ("block", "ice40_spram")
 #: One iCE40UP5K single-port RAM (``SB_SPRAM256KA``): words and bits per word; and how
 #: many the part has.

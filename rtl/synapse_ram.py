@@ -14,7 +14,7 @@ __all__ = ["SynapseRam"]
 
 class SynapseRam(wiring.Component):
     """Synapse memory of a core: ``axons * neurons / lanes`` words of
-    :func:`~spikeforge.rtl.layouts.syn_word_layout`, word ``axon * (N / lanes) + k``
+    :func:`~spikefab.rtl.layouts.syn_word_layout`, word ``axon * (N / lanes) + k``
     holding the weights of neurons ``k * lanes .. k * lanes + lanes - 1``.
 
     It has one address for reading and writing, like the single-port RAM it may become.
@@ -28,10 +28,10 @@ class SynapseRam(wiring.Component):
       (block RAM on iCE40 and ECP5), its read port disabled in write clocks;
     * ``"ice40_spram"``: a tiling of iCE40UP5K ``SB_SPRAM256KA`` instances (16 bits x 16,384
       words each; ``ceil(width / 16)`` across, ``ceil(depth / 16384)`` deep, at most four,
-      checked by :class:`~spikeforge.rtl.params.CoreParams`). SPRAM has no initial
+      checked by :class:`~spikefab.rtl.params.CoreParams`). SPRAM has no initial
       contents: after configuration the weights must be written through the core's ``cfg``
       port, so ``init_words`` must be all zero. This variant can be simulated only with the
-      ``SB_SPRAM256KA`` model (see :func:`spikeforge.sim.runner.sim_models`), not with
+      ``SB_SPRAM256KA`` model (see :func:`spikefab.sim.runner.sim_models`), not with
       Amaranth's simulator.
 
     Parameters

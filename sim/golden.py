@@ -2,7 +2,7 @@
 and, for STDP learning, docs/stdp.md).
 
 Written from the specification only; it shares the parameter vocabulary of
-:mod:`spikeforge.rtl.params` and the image format of :mod:`spikeforge.rtl.image` with the
+:mod:`spikefab.rtl.params` and the image format of :mod:`spikefab.rtl.image` with the
 hardware, but none of its computations.
 
 Every computation converts its operands to int64 first, and every width limit (24-bit wrap,
@@ -15,16 +15,16 @@ Pure per-step functions (usable on their own, never mutating their inputs):
 - :func:`synaptic_input` (SPEC §3.2)
 - :func:`cuba_step` (SPEC §3.3 plus the refractory / subtractive-reset / v-floor extensions)
 - :func:`shift_step` (SPEC §3.4)
-- :func:`~spikeforge.sim.stdp.stdp_step` and :func:`~spikeforge.sim.stdp.stdp_window`
-  (SPEC §3.5, defined in :mod:`spikeforge.sim.stdp`)
+- :func:`~spikefab.sim.stdp.stdp_step` and :func:`~spikefab.sim.stdp.stdp_window`
+  (SPEC §3.5, defined in :mod:`spikefab.sim.stdp`)
 
-and :class:`CoreModel`, one core run from a :class:`~spikeforge.rtl.image.CoreImage`.
+and :class:`CoreModel`, one core run from a :class:`~spikefab.rtl.image.CoreImage`.
 """
 
 import numpy as np
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import V_MAX
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import V_MAX
 
 from .stdp import stdp_step, stdp_window, tdec
 from .trace import Trace

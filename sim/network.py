@@ -1,7 +1,7 @@
 """The golden model of a many-core array (SPEC §3.1, §3.2, §3.6; docs/network_golden.md).
 
-:class:`NetworkModel` runs a :class:`~spikeforge.rtl.netimage.NetworkImage`: one
-:class:`~spikeforge.sim.golden.CoreModel` per core, connected by the routing tables.
+:class:`NetworkModel` runs a :class:`~spikefab.rtl.netimage.NetworkImage`: one
+:class:`~spikefab.sim.golden.CoreModel` per core, connected by the routing tables.
 
 Semantics (steps t = 0, 1, 2, ...). At step t core c integrates, exactly as
 ``CoreModel.step`` at its own step t, the multiset of axon events made of
@@ -22,8 +22,8 @@ Implementation. The routing tables are compiled into one CSR table over global n
 events wait in a ring buffer of counts ``[max_delay + 1, C * A]``. Without learning the cores
 are stepped together: the exact weighted sum of every core in one batched matrix product
 (exact in floating point by a bound, see :meth:`NetworkModel._weighted_sums`), then the pure
-per-step function of the golden model (:func:`~spikeforge.sim.golden.cuba_step` or
-:func:`~spikeforge.sim.golden.shift_step`) on ``[C, N]`` arrays. With learning each core is
+per-step function of the golden model (:func:`~spikefab.sim.golden.cuba_step` or
+:func:`~spikefab.sim.golden.shift_step`) on ``[C, N]`` arrays. With learning each core is
 stepped by its own :meth:`CoreModel.step_counts` (the STDP update is per core). Both paths
 use the golden model's own arithmetic; the test suite checks them against a per-event loop
 over :class:`CoreModel`.
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikeforge.rtl.netimage import NetworkImage
+from spikefab.rtl.netimage import NetworkImage
 
 from .golden import CoreModel, cuba_step, sat, shift_step
 from .trace import Trace

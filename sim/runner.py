@@ -3,7 +3,7 @@
 :func:`run_core_rtl` is the one entry point used by the tests, the command line and the
 benchmarks: it emits the core's Verilog, builds it for the chosen simulator (cached per
 design), hands the cocotb bench a set of jobs (image, input spikes, stimulus options), and
-returns one :class:`~spikeforge.sim.trace.Trace` per job, in the golden model's format.
+returns one :class:`~spikefab.sim.trace.Trace` per job, in the golden model's format.
 """
 
 import fcntl
@@ -28,8 +28,8 @@ __all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "sim_
            "build_core", "build_verilog", "new_run_dir", "run_cocotb", "run_core_rtl"]
 
 SIMULATORS = ("verilator", "icarus")
-TOPLEVEL = "spikeforge_core"
-BENCH_MODULE = "spikeforge.sim.benches.core_bench"
+TOPLEVEL = "spikefab_core"
+BENCH_MODULE = "spikefab.sim.benches.core_bench"
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False):
                          "trace": f"trace{k}.npz", "stimulus": stim.__dict__})
     (run_dir / "jobs.json").write_text(json.dumps(manifest))
     run_cocotb(bdir, simulator, toplevel=TOPLEVEL, bench_module=BENCH_MODULE, run_dir=run_dir,
-               extra_env={"SPIKEFORGE_JOBS": str(run_dir)}, waves=waves)
+               extra_env={"SPIKEFAB_JOBS": str(run_dir)}, waves=waves)
     traces = [Trace.load(run_dir / m["trace"]) for m in manifest]
     shutil.rmtree(run_dir, ignore_errors=True)
     return traces
@@ -283,8 +283,8 @@ def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False):
 
 # --- the many-core array -----------------------------------------------------------------------
 
-MESH_TOPLEVEL = "spikeforge_mesh"
-MESH_BENCH_MODULE = "spikeforge.sim.benches.mesh_bench"
+MESH_TOPLEVEL = "spikefab_mesh"
+MESH_BENCH_MODULE = "spikefab.sim.benches.mesh_bench"
 
 
 def emit_mesh_verilog(image, name=MESH_TOPLEVEL):
@@ -323,7 +323,7 @@ def run_mesh_rtl(jobs, simulator, *, root="build/sim", waves=False):
 
     Returns
     -------
-    list of Trace (see :mod:`spikeforge.sim.benches.mesh_bench`), one per job, with
+    list of Trace (see :mod:`spikefab.sim.benches.mesh_bench`), one per job, with
     ``meta["cycles"]`` the clocks of each step and ``meta["packets_in"]`` /
     ``meta["packets_out"]`` the packet counters after each step.
     """
@@ -345,7 +345,7 @@ def run_mesh_rtl(jobs, simulator, *, root="build/sim", waves=False):
                          "trace": f"trace{k}.npz", "stimulus": stim.__dict__})
     (run_dir / "jobs.json").write_text(json.dumps(manifest))
     run_cocotb(bdir, simulator, toplevel=MESH_TOPLEVEL, bench_module=MESH_BENCH_MODULE,
-               run_dir=run_dir, extra_env={"SPIKEFORGE_JOBS": str(run_dir)}, waves=waves)
+               run_dir=run_dir, extra_env={"SPIKEFAB_JOBS": str(run_dir)}, waves=waves)
     traces = [Trace.load(run_dir / m["trace"]) for m in manifest]
     shutil.rmtree(run_dir, ignore_errors=True)
     return traces

@@ -17,7 +17,7 @@ frozen (not even clamped). A host can therefore switch learning on with live tra
 
 import numpy as np
 
-from spikeforge.rtl.params import STDP_REG_NAMES, stdp_register_ranges
+from spikefab.rtl.params import STDP_REG_NAMES, stdp_register_ranges
 
 
 __all__ = ["tdec", "stdp_step", "stdp_window", "check_stdp_regs"]
@@ -43,8 +43,8 @@ def tdec(x, k):
 def check_stdp_regs(regs, trace_max, weight_range):
     """Validate an STDP register set; return it as ``{name: int}`` in register order.
 
-    Every register of :data:`~spikeforge.rtl.params.STDP_REG_NAMES` must be present and in
-    its range (:func:`~spikeforge.rtl.params.stdp_register_ranges`), and ``w_min <= w_max``.
+    Every register of :data:`~spikefab.rtl.params.STDP_REG_NAMES` must be present and in
+    its range (:func:`~spikefab.rtl.params.stdp_register_ranges`), and ``w_min <= w_max``.
     With ``weight_range = None`` the bounds ``w_min``, ``w_max`` are neither required nor
     returned. Raises ``ValueError`` naming the register.
     """

@@ -3,10 +3,10 @@ network model with every check the array owes (SPEC §3.1, §3.6)."""
 
 import numpy as np
 
-from spikeforge.rtl.netimage import EXIT, NetworkImage, RouteTable
-from spikeforge.sim.network import NetworkModel
-from spikeforge.sim.runner import run_mesh_rtl
-from spikeforge.sim.trace import Trace, first_divergence
+from spikefab.rtl.netimage import EXIT, NetworkImage, RouteTable
+from spikefab.sim.network import NetworkModel
+from spikefab.sim.runner import run_mesh_rtl
+from spikefab.sim.trace import Trace, first_divergence
 
 from rtl_helpers import lively_image
 

@@ -3,20 +3,20 @@
 import os
 
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams
-from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.runner import run_core_rtl
-from spikeforge.sim.trace import first_divergence
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.runner import run_core_rtl
+from spikefab.sim.trace import first_divergence
 
 SIMULATORS = ("verilator", "icarus")
 
 
 def seed_for(name, default):
-    """The seed of a random test: ``SPIKEFORGE_SEED`` if set, else a fixed default.
+    """The seed of a random test: ``SPIKEFAB_SEED`` if set, else a fixed default.
     Printed, so a failure can be replayed."""
-    seed = int(os.environ.get("SPIKEFORGE_SEED", default))
-    print(f"{name}: seed = {seed} (replay with SPIKEFORGE_SEED={seed})")
+    seed = int(os.environ.get("SPIKEFAB_SEED", default))
+    print(f"{name}: seed = {seed} (replay with SPIKEFAB_SEED={seed})")
     return seed
 
 

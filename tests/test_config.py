@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from spikeforge.gen.config import (
+from spikefab.gen.config import (
     BoardConfig, BuildConfig, Config, ConfigError, SimConfig, load_config, loads_config,
     parse_config,
 )
-from spikeforge.rtl.params import CoreParams, ParamError
+from spikefab.rtl.params import CoreParams, ParamError
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -287,7 +287,7 @@ def test_defaults_resolved_in_to_dict():
     d = loads_config("[core]\nneurons = 32").to_dict()
     assert d == {
         "core": {**CoreParams().to_dict(), "neurons": 32},
-        "build": {"name": "spikeforge_core", "clock_mhz": 50.0},
+        "build": {"name": "spikefab_core", "clock_mhz": 50.0},
         "board": {"name": "icebreaker"},
         "sim": {"simulator": "verilator", "steps": 100, "seed": 1},
     }
@@ -351,7 +351,7 @@ def test_digest_independent_of_key_order_and_spelling():
 
 
 def test_digest_stable_across_processes():
-    code = ("from spikeforge.gen.config import load_config; import sys; "
+    code = ("from spikefab.gen.config import load_config; import sys; "
             "print(load_config(sys.argv[1]).digest())")
     path = EXAMPLES / "small_shift.toml"
     out = subprocess.run([sys.executable, "-c", code, str(path)], check=True,

@@ -3,11 +3,11 @@
 import numpy as np
 from amaranth.sim import Simulator
 
-from spikeforge.rtl import layouts
-from spikeforge.rtl.core import NeuronCore
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.layouts import Reg, Region
-from spikeforge.rtl.params import CoreParams
+from spikefab.rtl import layouts
+from spikefab.rtl.core import NeuronCore
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.layouts import Reg, Region
+from spikefab.rtl.params import CoreParams
 
 
 def test_out_of_range_commands_change_nothing():

@@ -1,7 +1,7 @@
 """The generated core's Verilog, on Verilator and on Icarus, against the golden model.
 
 Zero tolerance: every spike and every state value of every neuron at every step. Random
-cores are seeded (the seed is printed; replay with SPIKEFORGE_SEED=...). Directed cases each
+cores are seeded (the seed is printed; replay with SPIKEFAB_SEED=...). Directed cases each
 assert that the golden trace really contains the situation they target, so a directed test
 cannot pass by never reaching its edge case.
 """
@@ -9,11 +9,11 @@ cannot pass by never reaching its edge case.
 import numpy as np
 import pytest
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import V_MAX, CoreParams
-from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.runner import Stimulus, run_core_rtl
-from spikeforge.sim.trace import first_divergence
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import V_MAX, CoreParams
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.runner import Stimulus, run_core_rtl
+from spikefab.sim.trace import first_divergence
 
 from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_inputs,
                          random_params, run_and_compare, seed_for)

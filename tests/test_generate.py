@@ -6,15 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikeforge.gen.cli import main
-from spikeforge.gen.config import ConfigError, loads_config
-from spikeforge.gen.verilog import generate
-from spikeforge.rtl import layouts
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams
-from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.inputs import load_inputs, save_inputs
-from spikeforge.sim.trace import Trace
+from spikefab.gen.cli import main
+from spikefab.gen.config import ConfigError, loads_config
+from spikefab.gen.verilog import generate
+from spikefab.rtl import layouts
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.inputs import load_inputs, save_inputs
+from spikefab.sim.trace import Trace
 
 CONFIG = """
 [core]
@@ -112,25 +112,25 @@ def test_demo_runs_and_matches(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "MATCH:" in out
     assert (tmp_path / "raster.png").exists()
-    assert (tmp_path / "verilog" / "spikeforge_core.v").exists()
+    assert (tmp_path / "verilog" / "spikefab_core.v").exists()
 
 
 def test_generate_array(tmp_path):
     """A [mesh] table generates the array: deterministic Verilog with the image baked in,
     the network image and a manifest with the array's formats; a wrong image is refused."""
     import numpy as np
-    from spikeforge.gen.config import load_config, ConfigError
-    from spikeforge.gen.verilog import generate
-    from spikeforge.rtl.netimage import NetworkImage, RouteTable
-    from spikeforge.rtl.image import CoreImage
-    from spikeforge.rtl.params import MeshParams
+    from spikefab.gen.config import load_config, ConfigError
+    from spikefab.gen.verilog import generate
+    from spikefab.rtl.netimage import NetworkImage, RouteTable
+    from spikefab.rtl.image import CoreImage
+    from spikefab.rtl.params import MeshParams
     cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "array_2x2.toml")
     assert cfg.mesh == MeshParams(width=2, height=2, route_entries=256, fifo_depth=4)
     a = generate(cfg, tmp_path / "a")
     b = generate(cfg, tmp_path / "b")
     assert a["verilog"].read_bytes() == b["verilog"].read_bytes()
     text = a["verilog"].read_text()
-    assert "module spikeforge_array(" in text and "ext_out__payload" in text
+    assert "module spikefab_array(" in text and "ext_out__payload" in text
     man = json.loads(a["manifest"].read_text())
     assert man["derived"]["cores"] == 4 and "route_entry" in man["layouts"]
     assert man["address_map"]["regions"]["ROUTE"] == 8

@@ -10,18 +10,18 @@ import os
 import numpy as np
 import pytest
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams, V_MAX
-from spikeforge.sim.golden import CoreModel, cuba_step, shift_step, synaptic_input
-from spikeforge.sim.trace import Trace, assert_traces_equal, first_divergence
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams, V_MAX
+from spikefab.sim.golden import CoreModel, cuba_step, shift_step, synaptic_input
+from spikefab.sim.trace import Trace, assert_traces_equal, first_divergence
 
 
-SEED = int(os.environ.get("SPIKEFORGE_SEED", "20241122"))
+SEED = int(os.environ.get("SPIKEFAB_SEED", "20241122"))
 
 
 @pytest.fixture
 def rng():
-    print(f"random seed: {SEED} (set SPIKEFORGE_SEED to change)")
+    print(f"random seed: {SEED} (set SPIKEFAB_SEED to change)")
     return np.random.default_rng(SEED)
 
 

@@ -4,9 +4,9 @@ half-applied."""
 import numpy as np
 import pytest
 
-from spikeforge.rtl import layouts
-from spikeforge.rtl.image import CoreImage, ImageError
-from spikeforge.rtl.params import CoreParams, ParamError
+from spikefab.rtl import layouts
+from spikefab.rtl.image import CoreImage, ImageError
+from spikefab.rtl.params import CoreParams, ParamError
 
 
 @pytest.mark.parametrize("kw, message", [

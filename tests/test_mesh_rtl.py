@@ -5,10 +5,10 @@ network model, at zero tolerance (SPEC §3.1, §3.6; checks in ``mesh_helpers``)
 import numpy as np
 import pytest
 
-from spikeforge.gen.network import Network
-from spikeforge.rtl.netimage import EXIT, NetworkImage, RouteTable
-from spikeforge.rtl.params import CoreParams, MeshParams
-from spikeforge.sim.runner import Stimulus
+from spikefab.gen.network import Network
+from spikefab.rtl.netimage import EXIT, NetworkImage, RouteTable
+from spikefab.rtl.params import CoreParams, MeshParams
+from spikefab.sim.runner import Stimulus
 
 from mesh_helpers import random_ext_inputs, random_network, run_and_compare
 from rtl_helpers import SIMULATORS, lively_image, seed_for
@@ -191,11 +191,11 @@ def test_stress_4x4_all_firing(simulator):
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_cli_simulates_network_images(tmp_path, capsys, simulator):
-    """``spikeforge simulate`` runs a network image on golden and on a simulator; ``compare``
+    """``spikefab simulate`` runs a network image on golden and on a simulator; ``compare``
     finds the traces identical, and names the first divergence of a tampered one."""
-    from spikeforge.gen.cli import main
-    from spikeforge.sim.network import encode_network_inputs
-    from spikeforge.sim.trace import Trace
+    from spikefab.gen.cli import main
+    from spikefab.sim.network import encode_network_inputs
+    from spikefab.sim.trace import Trace
     rng = np.random.default_rng(8)
     net = random_network(MESH_2X2, CORE_2X2, rng, fanout=(1, 3))
     net.save(tmp_path / "net.npz")
@@ -230,10 +230,10 @@ def test_learning_array(simulator):
 
 
 def test_learning_cores_refuse_delays():
-    from spikeforge.rtl.image import CoreImage
-    from spikeforge.rtl.mesh import Mesh
-    from spikeforge.rtl.params import ParamError
-    from spikeforge.sim.runner import blank_network
+    from spikefab.rtl.image import CoreImage
+    from spikefab.rtl.mesh import Mesh
+    from spikefab.rtl.params import ParamError
+    from spikefab.sim.runner import blank_network
     p = CoreParams(neurons=4, axons=4, lanes=1, max_delay=2, learning=True)
     with pytest.raises(ParamError, match=r"^max_delay = 2 is not allowed with learning = True "
                                          r"in hardware: a delayed spike is integrated on "

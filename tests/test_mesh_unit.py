@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from spikeforge.rtl import layouts
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.layouts import Reg, Region
-from spikeforge.rtl.mesh import Mesh
-from spikeforge.rtl.netimage import NetworkImage, RouteTable
-from spikeforge.rtl.params import CoreParams, MeshParams
+from spikefab.rtl import layouts
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.layouts import Reg, Region
+from spikefab.rtl.mesh import Mesh
+from spikefab.rtl.netimage import NetworkImage, RouteTable
+from spikefab.rtl.params import CoreParams, MeshParams
 
 
 MP = MeshParams(width=3, height=1, route_entries=8, fifo_depth=2)
@@ -135,7 +135,7 @@ def test_an_8x8_array_generates():
     """Sizes beyond the tested 4 x 4 generate: an 8 x 8 array of small cores elaborates to
     RTLIL with 64 tiles and 64 routers (about 3.5 minutes on the 2-core machine)."""
     from amaranth.back import rtlil
-    from spikeforge.sim.runner import blank_network
+    from spikefab.sim.runner import blank_network
     mp = MeshParams(width=8, height=8, route_entries=16)
     text = rtlil.convert(Mesh(blank_network(mp, P)), name="array_8x8")
     for x, y in ((0, 0), (7, 7), (3, 5)):

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikeforge.gen.network import (MappedNetwork, MappingError, Network, Population)
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.netimage import EXIT, NetworkImage
-from spikeforge.rtl.params import CoreParams, MeshParams
+from spikefab.gen.network import (MappedNetwork, MappingError, Network, Population)
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.netimage import EXIT, NetworkImage
+from spikefab.rtl.params import CoreParams, MeshParams
 
 
 #: du = dv = 4095: u is this step's input << 6 and v (below 4096) forgets itself, so with

@@ -20,16 +20,16 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.netimage import EXIT, NetworkImage, RouteTable
-from spikeforge.rtl.params import CoreParams, MeshParams
-from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.network import (NetworkModel, NetworkRun, StepResult,
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.netimage import EXIT, NetworkImage, RouteTable
+from spikefab.rtl.params import CoreParams, MeshParams
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.network import (NetworkModel, NetworkRun, StepResult,
                                     decode_network_inputs, encode_network_inputs)
-from spikeforge.sim.trace import Trace, assert_traces_equal
+from spikefab.sim.trace import Trace, assert_traces_equal
 
 
-SEED = int(os.environ.get("SPIKEFORGE_SEED", "20241122"))
+SEED = int(os.environ.get("SPIKEFAB_SEED", "20241122"))
 
 LISTENER = {"du": 4095, "dv": 4095, "vth": 131071, "bias_mant": 0, "bias_exp": 0}
 ONESHOT = {"du": 4095, "dv": 4095, "vth": 0, "bias_mant": 0, "bias_exp": 0}
@@ -543,7 +543,7 @@ def compare_with_reference(image, inputs, T, rng, label):
 
 @pytest.fixture
 def rng():
-    print(f"random seed: {SEED} (set SPIKEFORGE_SEED to change)")
+    print(f"random seed: {SEED} (set SPIKEFAB_SEED to change)")
     return np.random.default_rng(SEED)
 
 

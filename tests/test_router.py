@@ -14,8 +14,8 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
-from spikeforge.rtl.params import ParamError
-from spikeforge.rtl.router import Port, XYRouter, mesh_coord_bits, packet_layout
+from spikefab.rtl.params import ParamError
+from spikefab.rtl.router import Port, XYRouter, mesh_coord_bits, packet_layout
 
 from rtl_helpers import seed_for
 

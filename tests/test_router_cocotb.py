@@ -1,5 +1,5 @@
 """The XY router's generated Verilog under Verilator and Icarus, through the cocotb bench
-``spikeforge.sim.benches.router_bench``.
+``spikefab.sim.benches.router_bench``.
 
 The bench checks, inside the simulation, the stream rules on all ten streams, that every
 packet leaves exactly once on the port XY routing (with the exit / edge-port rule) chooses,
@@ -18,8 +18,8 @@ import random
 
 import pytest
 
-from spikeforge.rtl.router import Port
-from spikeforge.sim.benches.router_bench import run_router_rtl
+from spikefab.rtl.router import Port
+from spikefab.sim.benches.router_bench import run_router_rtl
 
 from rtl_helpers import SIMULATORS, seed_for
 from test_router import reference_route, tag, untag

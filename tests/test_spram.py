@@ -15,13 +15,13 @@ import pytest
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from spikeforge.gen import synth
-from spikeforge.gen.config import Config, ConfigError, loads_config
-from spikeforge.gen.verilog import generate
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams, ParamError
-from spikeforge.rtl.synapse_ram import SynapseRam
-from spikeforge.sim.runner import Stimulus, emit_core_verilog, sim_models
+from spikefab.gen import synth
+from spikefab.gen.config import Config, ConfigError, loads_config
+from spikefab.gen.verilog import generate
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams, ParamError
+from spikefab.rtl.synapse_ram import SynapseRam
+from spikefab.sim.runner import Stimulus, emit_core_verilog, sim_models
 
 from rtl_helpers import (SIMULATORS, lively_image, random_inputs, random_params,
                          run_and_compare, seed_for)

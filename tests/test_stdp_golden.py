@@ -11,19 +11,19 @@ import os
 import numpy as np
 import pytest
 
-from spikeforge.rtl import layouts
-from spikeforge.rtl.image import CoreImage, ImageError
-from spikeforge.rtl.layouts import Reg, Region
-from spikeforge.rtl.params import CoreParams, ParamError, STDP_REG_NAMES
-from spikeforge.sim.golden import CoreModel, cuba_step, stdp_step, stdp_window, tdec
+from spikefab.rtl import layouts
+from spikefab.rtl.image import CoreImage, ImageError
+from spikefab.rtl.layouts import Reg, Region
+from spikefab.rtl.params import CoreParams, ParamError, STDP_REG_NAMES
+from spikefab.sim.golden import CoreModel, cuba_step, stdp_step, stdp_window, tdec
 
 
-SEED = int(os.environ.get("SPIKEFORGE_SEED", "20241122"))
+SEED = int(os.environ.get("SPIKEFAB_SEED", "20241122"))
 
 
 @pytest.fixture
 def rng():
-    print(f"random seed: {SEED} (set SPIKEFORGE_SEED to change)")
+    print(f"random seed: {SEED} (set SPIKEFAB_SEED to change)")
     return np.random.default_rng(SEED)
 
 

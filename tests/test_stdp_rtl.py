@@ -8,11 +8,11 @@ Directed cases assert that the golden trace really contains the situation they t
 import numpy as np
 import pytest
 
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams
-from spikeforge.sim.golden import CoreModel
-from spikeforge.sim.runner import Stimulus
-from spikeforge.sim.demos import stdp_window_experiment
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.runner import Stimulus
+from spikefab.sim.demos import stdp_window_experiment
 
 from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_inputs,
                          run_and_compare, seed_for)

@@ -14,11 +14,11 @@ import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Value
 
-from spikeforge.gen import synth
-from spikeforge.gen.synth import DEVICES, SynthError, SynthHarness, synthesize
-from spikeforge.rtl.core import NeuronCore
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.params import CoreParams
+from spikefab.gen import synth
+from spikefab.gen.synth import DEVICES, SynthError, SynthHarness, synthesize
+from spikefab.rtl.core import NeuronCore
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.params import CoreParams
 
 
 def _tools_present():
@@ -143,8 +143,8 @@ def test_tiny_shift_core_on_ecp5(tmp_path):
 # --- arrays (rtl/mesh.py) ---------------------------------------------------------------------
 
 def _tiny_network(width=2, height=1, trace_port=False):
-    from spikeforge.rtl.netimage import NetworkImage
-    from spikeforge.rtl.params import MeshParams
+    from spikefab.rtl.netimage import NetworkImage
+    from spikefab.rtl.params import MeshParams
     p = CoreParams(neurons=8, axons=8, lanes=1, model="shift", max_delay=4,
                    trace_port=trace_port)
     mp = MeshParams(width=width, height=height, route_entries=16, fifo_depth=4)
@@ -152,7 +152,7 @@ def _tiny_network(width=2, height=1, trace_port=False):
 
 
 def test_mesh_harness_drives_and_observes_every_port():
-    from spikeforge.rtl.mesh import Mesh
+    from spikefab.rtl.mesh import Mesh
     mesh = Mesh(_tiny_network())
     names = {"In": set(), "Out": set()}
     ins = outs = 0

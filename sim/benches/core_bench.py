@@ -1,7 +1,7 @@
 """cocotb bench of the generated neuron core (cocotb 2.x).
 
-Run through :func:`spikeforge.sim.runner.run_core_rtl`, which writes a folder of jobs and
-points ``SPIKEFORGE_JOBS`` at it. For each job the bench resets the core, loads the image
+Run through :func:`spikefab.sim.runner.run_core_rtl`, which writes a folder of jobs and
+points ``SPIKEFAB_JOBS`` at it. For each job the bench resets the core, loads the image
 over the configuration port, drives the input spikes of every step (with optional idle gaps),
 starts each step, drains the spike output (with optional back-pressure), records every
 neuron's state from the trace port, and writes a trace in the golden model's format. It then
@@ -21,11 +21,11 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
 
-from spikeforge.rtl import layouts
-from spikeforge.rtl.image import CoreImage
-from spikeforge.rtl.layouts import Reg, Region
-from spikeforge.sim.inputs import decode_inputs
-from spikeforge.sim.trace import Trace
+from spikefab.rtl import layouts
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.layouts import Reg, Region
+from spikefab.sim.inputs import decode_inputs
+from spikefab.sim.trace import Trace
 
 
 async def handshake(clk, ready):
@@ -295,8 +295,8 @@ async def run_job(tb: CoreTB, img: CoreImage, inputs, steps, stim):
 
 @cocotb.test()
 async def run_jobs(dut):
-    """Run every job of the folder named by ``SPIKEFORGE_JOBS``."""
-    job_dir = Path(os.environ["SPIKEFORGE_JOBS"])
+    """Run every job of the folder named by ``SPIKEFAB_JOBS``."""
+    job_dir = Path(os.environ["SPIKEFAB_JOBS"])
     jobs = json.loads((job_dir / "jobs.json").read_text())
     tb = None
     for job in jobs:

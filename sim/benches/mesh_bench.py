@@ -1,7 +1,7 @@
 """cocotb bench of the generated many-core array (cocotb 2.x).
 
-Run through :func:`spikeforge.sim.runner.run_mesh_rtl`, which writes a folder of jobs and
-points ``SPIKEFORGE_JOBS`` at it. For each job the bench resets the array, loads the network
+Run through :func:`spikefab.sim.runner.run_mesh_rtl`, which writes a folder of jobs and
+points ``SPIKEFAB_JOBS`` at it. For each job the bench resets the array, loads the network
 image over the configuration port (every core's memories and registers, every routing
 table), then for every step drives that step's external input spikes into ``ext_in`` (with
 optional idle gaps), starts the step and waits for the barrier, while:
@@ -29,12 +29,12 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
 
-from spikeforge.rtl import layouts
-from spikeforge.rtl.layouts import Reg, Region
-from spikeforge.rtl.netimage import NetworkImage
-from spikeforge.sim.network import decode_network_inputs
-from spikeforge.sim.trace import Trace
-from spikeforge.sim.benches.core_bench import _decoder, _uint, handshake, read_learning
+from spikefab.rtl import layouts
+from spikefab.rtl.layouts import Reg, Region
+from spikefab.rtl.netimage import NetworkImage
+from spikefab.sim.network import decode_network_inputs
+from spikefab.sim.trace import Trace
+from spikefab.sim.benches.core_bench import _decoder, _uint, handshake, read_learning
 
 
 class MeshMonitor:
@@ -290,8 +290,8 @@ async def run_job(tb: MeshTB, net: NetworkImage, inputs, steps, stim):
 
 @cocotb.test()
 async def run_jobs(dut):
-    """Run every job of the folder named by ``SPIKEFORGE_JOBS``."""
-    job_dir = Path(os.environ["SPIKEFORGE_JOBS"])
+    """Run every job of the folder named by ``SPIKEFAB_JOBS``."""
+    job_dir = Path(os.environ["SPIKEFAB_JOBS"])
     jobs = json.loads((job_dir / "jobs.json").read_text())
     tb = None
     for job in jobs:

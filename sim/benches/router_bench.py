@@ -1,9 +1,9 @@
 """cocotb bench of one XY mesh router (cocotb 2.x), and the host-side call that runs it.
 
-:func:`run_router_rtl` emits the Verilog of one :class:`~spikeforge.rtl.router.XYRouter`,
+:func:`run_router_rtl` emits the Verilog of one :class:`~spikefab.rtl.router.XYRouter`,
 builds it for Verilator or Icarus (cached per design by
-:func:`~spikeforge.sim.runner.build_verilog`), writes ``design.json`` and ``jobs.json`` into a
-fresh run folder, points ``SPIKEFORGE_JOBS`` at it and runs this module's one cocotb test,
+:func:`~spikefab.sim.runner.build_verilog`), writes ``design.json`` and ``jobs.json`` into a
+fresh run folder, points ``SPIKEFAB_JOBS`` at it and runs this module's one cocotb test,
 which runs every job in turn on the same simulator process and writes ``results.json``.
 
 A job (a dict; ports are named ``"local"``, ``"east"``, ``"west"``, ``"north"``,
@@ -40,7 +40,7 @@ its input transfer, clock its ``valid`` rose on the output, clock of its output 
 ``bad_dest`` (the flag at the end) and ``simulator``.
 
 Under Icarus the router's Verilog needs the time-zero fix that
-:func:`~spikeforge.sim.runner.build_verilog` applies (``icarus_time_zero_fix``): without it
+:func:`~spikefab.sim.runner.build_verilog` applies (``icarus_time_zero_fix``): without it
 the round-robin grants stay X after reset, an output's ``valid`` goes X, and the monitor
 stops the job at the first such clock.
 """
@@ -61,9 +61,9 @@ from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
 __all__ = ["TOPLEVEL", "BENCH_MODULE", "PORT_NAMES", "route", "emit_router_verilog",
            "run_router_rtl"]
 
-TOPLEVEL = "spikeforge_router"
-BENCH_MODULE = "spikeforge.sim.benches.router_bench"
-#: Port names, indexed by the value of :class:`spikeforge.rtl.router.Port` (checked on the
+TOPLEVEL = "spikefab_router"
+BENCH_MODULE = "spikefab.sim.benches.router_bench"
+#: Port names, indexed by the value of :class:`spikefab.rtl.router.Port` (checked on the
 #: host side; the bench itself does not import Amaranth, to start faster).
 PORT_NAMES = ("local", "east", "west", "north", "south")
 LOCAL, EAST, WEST, NORTH, SOUTH = range(5)
@@ -101,8 +101,8 @@ def _port_name(p):
 def router_design(x, y, width, height, payload_bits=16, fifo_depth=4, edge_port=None):
     """The description of one router that the bench reads (``design.json``): its parameters
     and the packet layout's fields, ``name: [offset, width]``."""
-    from spikeforge.rtl.layouts import mesh_coord_bits, packet_layout
-    from spikeforge.rtl.router import Port
+    from spikefab.rtl.layouts import mesh_coord_bits, packet_layout
+    from spikefab.rtl.router import Port
     assert PORT_NAMES == tuple(p.port_name for p in Port), "PORT_NAMES is out of date"
     layout = packet_layout(mesh_coord_bits(width), mesh_coord_bits(height), payload_bits)
     return {"x": x, "y": y, "width": width, "height": height, "payload_bits": payload_bits,
@@ -117,7 +117,7 @@ def router_design(x, y, width, height, payload_bits=16, fifo_depth=4, edge_port=
 def _emit(x, y, width, height, payload_bits, fifo_depth, edge_port):
     from amaranth.back import verilog
     from amaranth.hdl import unsigned
-    from spikeforge.rtl.router import Port, XYRouter
+    from spikefab.rtl.router import Port, XYRouter
     router = XYRouter(x=x, y=y, width=width, height=height,
                       payload_shape=unsigned(payload_bits), fifo_depth=fifo_depth,
                       edge_port=None if edge_port is None else Port[edge_port.upper()])
@@ -141,7 +141,7 @@ def run_router_rtl(router, jobs, simulator, *, root="build/sim", waves=False, ke
     one result dict per job; raises AssertionError, with the bench's error and the tail of
     the simulator log, when the bench finds an error. ``keep`` leaves the run folder (jobs,
     results, log) in place."""
-    from spikeforge.sim.runner import build_verilog, new_run_dir, run_cocotb
+    from spikefab.sim.runner import build_verilog, new_run_dir, run_cocotb
     design = router_design(**router)
     bdir = build_verilog(emit_router_verilog(design), simulator, toplevel=TOPLEVEL, root=root)
     run_dir = new_run_dir(bdir)
@@ -164,7 +164,7 @@ def run_router_rtl(router, jobs, simulator, *, root="build/sim", waves=False, ke
     (run_dir / "jobs.json").write_text(json.dumps(norm))
     try:
         run_cocotb(bdir, simulator, toplevel=TOPLEVEL, bench_module=BENCH_MODULE,
-                   run_dir=run_dir, extra_env={"SPIKEFORGE_JOBS": str(run_dir)}, waves=waves)
+                   run_dir=run_dir, extra_env={"SPIKEFAB_JOBS": str(run_dir)}, waves=waves)
     except (SystemExit, AssertionError) as e:     # cocotb's runner exits on a failed test
         log = run_dir / "sim.log"
         text = log.read_text(errors="replace") if log.exists() else str(e)
@@ -499,8 +499,8 @@ class RouterTB:
 
 @cocotb.test()
 async def run_jobs(dut):
-    """Run every job of the folder named by ``SPIKEFORGE_JOBS``; write ``results.json``."""
-    job_dir = Path(os.environ["SPIKEFORGE_JOBS"])
+    """Run every job of the folder named by ``SPIKEFAB_JOBS``; write ``results.json``."""
+    job_dir = Path(os.environ["SPIKEFAB_JOBS"])
     design = json.loads((job_dir / "design.json").read_text())
     jobs = json.loads((job_dir / "jobs.json").read_text())
     tb = RouterTB(dut, design)

@@ -1,3 +1,0 @@
-"""spikeforge: a generator of digital neuromorphic hardware for FPGAs."""
-
-__version__ = "0.1.0"
