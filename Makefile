@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := iverilog
+DEBS   := iverilog ngspice
 JOBS   ?= 2
 
 .PHONY: setup demo test test-fast bench synth clean
