@@ -23,12 +23,14 @@ def _real(name, value, lo=None, hi=None, lo_open=False, allow_inf=False):
         raise ParamError(f"{name} must be a real number, not {value!r}")
     if math.isinf(value) and not allow_inf:
         raise ParamError(f"{name} = {value} is out of range: allowed a finite number")
-    if lo is not None and (value <= lo if lo_open else value < lo):
-        rel = ">" if lo_open else ">="
-        what = f"{rel} {lo:g}" + (f" and <= {hi:g}" if hi is not None else "")
-        raise ParamError(f"{name} = {value!r} is out of range: allowed {what}")
-    if hi is not None and value > hi:
-        raise ParamError(f"{name} = {value!r} is out of range: allowed <= {hi:g}")
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"<= {hi:g}")
+    low = lo is not None and (value <= lo if lo_open else value < lo)
+    if low or (hi is not None and value > hi):
+        raise ParamError(f"{name} = {value!r} is out of range: allowed {' and '.join(parts)}")
 
 
 def _int(name, value, lo, hi):
