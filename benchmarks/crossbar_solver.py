@@ -42,7 +42,8 @@ def _machine():
     except OSError:
         pass
     return {"uname_m": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version()}
+            "python": platform.python_version(),
+            "loadavg_1min_at_end": round(os.getloadavg()[0], 2)}
 
 
 def _git(*args):
@@ -77,7 +78,7 @@ def measure(n, spice, rng, resolves=20):
            "ideal_error": float(np.max(np.abs(v @ g - ours)) / np.max(np.abs(ours)))}
     if spice:
         t0 = time.perf_counter()
-        ref = run_ngspice(g, v, on, ARRAY)
+        ref = run_ngspice(g, v, on, ARRAY, timeout=3600)
         row["ngspice_s"] = time.perf_counter() - t0
         row["agreement"] = float(np.max(np.abs(ours - ref)) / np.max(np.abs(ref)))
         row["ratio_first"] = row["ngspice_s"] / first
@@ -89,7 +90,9 @@ def markdown(res):
     m = res["machine"]
     out = ["# Crossbar circuit solver against ngspice", "",
            f"Command: `{res['command']}` at commit {res['commit']} on {m['cpu']} "
-           f"({m['uname_m']}, {m['nproc']} cores shared with other jobs, Python {m['python']}),"
+           f"({m['uname_m']}, {m['nproc']} cores shared with other jobs: 1-min load average "
+           f"{m['loadavg_1min_at_end']} at the end, so absolute times are inflated; "
+           f"Python {m['python']}),"
            f" {res['ngspice']}.", "",
            "Arrays n x n, G ~ U(1, 25) µS, r_row = r_col = 0.5 Ω, r_driver = r_sense = 10 Ω, "
            "half the rows at 0.2 V, idle rows grounded. *first*: assembly + sparse LU + "

@@ -185,7 +185,7 @@ class CrossbarSynapses:
             else:
                 if self._solver is None:
                     self._solver = NodalSolver(self.g_read, self.array)
-                i_col, v_cell = self._solver.solve(v, on)
+                i_col, v_cell = self._solver.solve(v, on, cell_voltages=bool(sig))
                 if sig:
                     a = self.array.sinh_a
                     i_cell = (self.g_read * v_cell if a is None

@@ -122,8 +122,12 @@ class NodalSolver:
         How many factorisations (one per distinct driven-row set) are kept.
 
     ``solve(v_rows, driven)`` returns the column currents (A) [K] and the cell voltages
-    [M, K] (row node minus column node). Cost: one sparse LU of ``~2 M K`` unknowns per new
-    driven set, then one pair of triangular solves per call.
+    [M, K] (row node minus column node). Cost, linear cells: one sparse LU of ``~2 M K``
+    unknowns per weight change (the solver object is built per weight change), then per
+    call one pair of triangular solves (grounded idle rows), or, with floating idle rows,
+    one solve per row the first time it is driven and a dense solve of the driven set's
+    size (:meth:`_solve_ports`). Non-linear cells: a Newton iteration, one factorisation
+    per iteration, from a linear solve factored per driven set (LRU ``cache``).
     """
 
     def __init__(self, g, array=ArrayParams(), cache=8):
@@ -136,6 +140,7 @@ class NodalSolver:
         self.m, self.k = self.g.shape
         self._cache = OrderedDict()
         self._cache_size = cache
+        self._port_model = None
 
     def _prepared(self, driven):
         key = driven.tobytes()
@@ -148,7 +153,7 @@ class NodalSolver:
         yuu = y[topo.free][:, topo.free].tocsc()
         yuf = y[topo.free][:, topo.fixed_nodes].tocsr()
         ys = y[topo.sense].tocsr()
-        lu = splu(yuu) if topo.free.size else None
+        lu = splu(yuu, permc_spec="MMD_AT_PLUS_A") if topo.free.size else None
         hit = (topo, lu, yuf, ys)
         self._cache[key] = hit
         if len(self._cache) > self._cache_size:
@@ -165,14 +170,17 @@ class NodalSolver:
             raise ValueError(f"v_rows and driven must have shape ({self.m},)")
         return driven
 
-    def solve(self, v_rows, driven=None):
+    def solve(self, v_rows, driven=None, cell_voltages=True):
         """Column currents [K] and cell voltages [M, K] for row voltages ``v_rows`` [M].
 
         ``driven`` [M] bool marks the rows that carry a spike; with floating idle rows the
         others are disconnected, with grounded idle rows they are driven at ``v_rows``
-        (normally 0). Default: every row driven.
+        (normally 0). Default: every row driven. With ``cell_voltages=False`` the second
+        result is ``None`` (saves a solve with floating rows).
         """
         driven = self._driven(v_rows, driven)
+        if self.array.idle_rows == "floating" and self.array.sinh_a is None:
+            return self._solve_ports(np.asarray(v_rows, float), driven, cell_voltages)
         topo, lu, yuf, ys = self._prepared(driven)
         vf = topo.fixed_values(v_rows)
         v = np.zeros(topo.n)
@@ -185,7 +193,51 @@ class NodalSolver:
             a = self.array.sinh_a
             cur = self._sense_current(topo, v, self.g / a * np.sinh(a * vc))
             return cur, vc
-        return -(ys @ v), v[topo.rid] - v[topo.cid]
+        return -(ys @ v), (v[topo.rid] - v[topo.cid]) if cell_voltages else None
+
+    def _ports(self):
+        """The array with every row open, factored once; its port responses are computed
+        per row when first needed (``z``: port voltages, ``h``: sense currents, per unit
+        current injected at a row's driver end)."""
+        if self._port_model is None:
+            topo = _Topology(self.m, self.k, self.array, np.zeros(self.m, bool))
+            y = topo.laplacian(self.g)
+            self._port_model = {
+                "topo": topo, "lu": splu(y[topo.free][:, topo.free].tocsc(), permc_spec="MMD_AT_PLUS_A"),
+                "ys": y[topo.sense][:, topo.free].tocsr(), "port": topo.pos[topo.rid[:, 0]],
+                "z": np.zeros((self.m, self.m)), "h": np.zeros((self.k, self.m)),
+                "known": np.zeros(self.m, bool)}
+        return self._port_model
+
+    def _solve_ports(self, v_rows, driven, cell_voltages):
+        """Floating idle rows: the driven rows are ports of the open-row network. With port
+        currents J, the port voltages are ``Z J`` and each driven row obeys
+        ``V_a = v_port + r_driver J_a``, so ``(Z_SS + r_driver I) J = V_S``; the column
+        currents are ``H_S J``. One factorisation per weight change, one sparse solve per
+        row the first time it is driven, then dense algebra of the driven set's size."""
+        pm = self._ports()
+        rows = np.flatnonzero(driven)
+        if rows.size == 0:
+            return np.zeros(self.k), (np.zeros((self.m, self.k)) if cell_voltages else None)
+        new = rows[~pm["known"][rows]]
+        if new.size:
+            rhs = np.zeros((pm["lu"].shape[0], new.size))
+            rhs[pm["port"][new], np.arange(new.size)] = 1.0
+            x = pm["lu"].solve(rhs)
+            pm["z"][:, new] = x[pm["port"]]
+            pm["h"][:, new] = -(pm["ys"] @ x)
+            pm["known"][new] = True
+        zss = pm["z"][np.ix_(rows, rows)] + self.array.r_driver * np.eye(rows.size)
+        j = np.linalg.solve(zss, v_rows[rows])
+        cur = pm["h"][:, rows] @ j
+        if not cell_voltages:
+            return cur, None
+        topo = pm["topo"]
+        rhs = np.zeros(pm["lu"].shape[0])
+        rhs[pm["port"][rows]] = j
+        v = np.zeros(topo.n)
+        v[topo.free] = pm["lu"].solve(rhs)
+        return cur, v[topo.rid] - v[topo.cid]
 
     def _sense_current(self, topo, v, i_cell):
         """Current into each sense node: wires by their conductance, cells by ``i_cell``."""
@@ -213,7 +265,7 @@ class NodalSolver:
             np.subtract.at(f, cid, i_cell)
             jac = topo.laplacian((gc * np.cosh(a * vc)).reshape(self.g.shape))
             jff = jac[free][:, free].tocsc()
-            dv = splu(jff).solve(-f[free])
+            dv = splu(jff, permc_spec="MMD_AT_PLUS_A").solve(-f[free])
             v = v.copy()
             v[free] += dv
             if np.max(np.abs(dv)) <= tol * max(1.0, np.max(np.abs(v))):
