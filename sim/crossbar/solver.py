@@ -202,8 +202,9 @@ class NodalSolver:
         if self._port_model is None:
             topo = _Topology(self.m, self.k, self.array, np.zeros(self.m, bool))
             y = topo.laplacian(self.g)
+            lu = splu(y[topo.free][:, topo.free].tocsc(), permc_spec="MMD_AT_PLUS_A")
             self._port_model = {
-                "topo": topo, "lu": splu(y[topo.free][:, topo.free].tocsc(), permc_spec="MMD_AT_PLUS_A"),
+                "topo": topo, "lu": lu,
                 "ys": y[topo.sense][:, topo.free].tocsr(), "port": topo.pos[topo.rid[:, 0]],
                 "z": np.zeros((self.m, self.m)), "h": np.zeros((self.k, self.m)),
                 "known": np.zeros(self.m, bool)}
