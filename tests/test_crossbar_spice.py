@@ -71,3 +71,22 @@ def test_sinh_cells(idle):
     linear = NodalSolver(g, ArrayParams(r_row=1.0, r_col=1.0, r_driver=5.0,
                                         idle_rows=idle)).solve(v, on)[0]
     assert _rel(linear, ours) > 0.05
+
+
+@pytest.mark.parametrize("idle", ["grounded", "floating"])
+def test_model_read_phases_against_ngspice(idle):
+    """End to end: the model's column currents for a count vector (an axon hit twice is two
+    read phases) equal the sum of the ngspice runs of each phase on the model's own
+    conductances (D2D variation and wires on, read noise off)."""
+    from spikefab.sim.crossbar import CrossbarSynapses, preset
+
+    dev, arr = preset("rram_neurosim", read_noise=0.0, c2c_update=0.0, idle_rows=idle)
+    rng = np.random.default_rng(21)
+    xb = CrossbarSynapses(rng.integers(-8, 8, (16, 8)), 1, device=dev, array=arr,
+                          weight_bits=4, seed=4)
+    counts = rng.integers(0, 3, 16)
+    counts[:2] = (1, 2)
+    ours = xb.column_currents(0, counts)
+    ref = sum(run_ngspice(xb.g_read, np.where(counts >= p, arr.v_read, 0.0), counts >= p,
+                          arr) for p in (1, 2))
+    assert _rel(ours, ref) <= 1e-9
