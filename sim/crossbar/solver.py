@@ -10,9 +10,11 @@ row with no spike is either driven at 0 V (``idle_rows = "grounded"``) or discon
 (``"floating"``). A zero resistance merges its two nodes (or fixes the node at the source's
 voltage), so the ideal limit is exact rather than ill-conditioned.
 
-:class:`NodalSolver` factors the reduced conductance matrix once per (weights, set of driven
-rows) with ``scipy.sparse.linalg.splu`` and re-solves per input vector; with grounded idle
-rows the driven set is always "all rows", so there is one factorisation per weight change.
+:class:`NodalSolver` factors the reduced conductance matrix once per weight change with
+``scipy.sparse.linalg.splu`` and re-solves per input vector: with grounded idle rows every
+row is driven, so the matrix never changes; with floating idle rows the array with every
+row open is factored and the driven rows are treated as ports (their responses computed once
+each, then a dense solve of the spiking set per input).
 Non-linear cells ``I = (G/a) sinh(a V)`` are solved by Newton iteration from the linear
 solution (one factorisation per iteration).
 """
