@@ -203,8 +203,10 @@ class CoreModel:
             raise ValueError(f"synapses has {synapses.axons} axons and {synapses.neurons} "
                              f"neurons, the core {p.axons} axons and {p.neurons} neurons")
         self.synapses = synapses
-        # what a synapse object other than the digital memory returns is checked
-        self._check_a_in = type(synapses) is not DigitalSynapses
+        # a synapse object other than the digital memory: what it returns is checked, and it
+        # gets the STDP changes as requests (the digital memory stores the new weights, which
+        # is the same and faster)
+        self._custom = type(synapses) is not DigitalSynapses
         hi = (1 << (p.acc_bits - 1)) - 1
         self._acc_lo, self._acc_hi = -hi - 1, hi
         self.reset()
@@ -255,7 +257,7 @@ class CoreModel:
     def _a_in_counts(self, counts):
         """This step's synaptic input from per-axon counts (int64 [A], checked)."""
         a = self.synapses.a_in(counts)
-        return self._checked(a) if self._check_a_in else a
+        return self._checked(a) if self._custom else a
 
     def _advance(self, a_in, hit=None):
         """Update the neurons with ``a_in``, then (with learning) apply STDP with ``hit``
@@ -268,9 +270,14 @@ class CoreModel:
             w = self.synapses.weights
             w_new, x, y = stdp_step(w, self.x, self.y, hit, s, self.plastic, self.stdp,
                                     p.trace_max, p.weight_range)
-            axon, neuron = np.nonzero(w_new != w)
-            if axon.size:
-                self.synapses.update(axon, neuron, w_new[axon, neuron] - w[axon, neuron])
+            if self._custom:
+                diff = (w_new - w).reshape(-1)
+                k = np.flatnonzero(diff)
+                if k.size:                   # requests in (axon, neuron) order
+                    axon, neuron = np.divmod(k, p.neurons)
+                    self.synapses.update(axon, neuron, diff[k])
+            else:                            # the digital memory: the same, without requests
+                self.synapses._store(w_new)
             self.x, self.y = x, y
         self.state = state
         self.t += 1
@@ -286,7 +293,7 @@ class CoreModel:
             bad = int(ev[(ev < 0) | (ev >= A)][0])
             raise ValueError(f"step {self.t}: axon id {bad} is out of range: allowed 0..{A - 1}")
         a_in = self.synapses.a_in_ids(ev)
-        if self._check_a_in:
+        if self._custom:
             a_in = self._checked(a_in)
         hit = None
         if self.params.learning:

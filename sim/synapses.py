@@ -78,6 +78,8 @@ class Synapses:
         step (LTD and LTP of one synapse at one step combined), in (axon, neuron) order; a
         request never takes a weight outside ``weight_range``. The object applies them (a
         crossbar turns them into programming pulses); afterwards :attr:`weights` shows them.
+        (:class:`DigitalSynapses` itself is given the new weights directly, which is the
+        same result; a subclass of it gets the requests.)
     ``reset()``
         Back to the initial weights (and any internal state to its initial value).
     """
@@ -245,6 +247,16 @@ class DigitalSynapses(Synapses):
                                  f"outside the weight range {lo}..{hi}")
         flat[keys] = new
         self._cache = None                    # integer product from now on (see class doc)
+        self.version += 1
+
+
+    def _store(self, weights):
+        """Replace the weights by ``weights`` (int64 [A, N], inside ``weight_range``, not
+        kept by the caller): what applying the requests of ``weights - self.weights`` with
+        :meth:`update` does, without making them. The golden model's STDP path for this
+        class (``stdp_step`` has checked the range)."""
+        self._w = weights
+        self._cache = None
         self.version += 1
 
 

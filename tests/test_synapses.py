@@ -68,6 +68,11 @@ class PlainSynapses(Synapses):
             self.w[a][n] += d
 
 
+class RequestedDigital(DigitalSynapses):
+    """The digital memory as a custom object: the model sends it requests (and checks its
+    a_in) instead of taking the digital fast path."""
+
+
 class ConstantSynapses(Synapses):
     """A synapse object whose a_in ignores the weights: ``scale`` times the number of events
     of the step, for every neuron (it proves that the model uses what the object returns)."""
@@ -208,6 +213,11 @@ def test_core_model_with_plain_synapses_equals_digital(rng, model, learning):
                 assert plain.requests == []
             m.reset()                                  # reset reaches the synapses
             assert plain.weights.tolist() == img.weights.tolist()
+            # the digital memory fed with requests equals its fast path
+            got = CoreModel(img, synapses=RequestedDigital.from_image(img)).run(inputs, T)
+            assert np.array_equal(got.v, ref.v) and np.array_equal(got.spikes, ref.spikes)
+            for k in ref.extra:
+                assert np.array_equal(got.extra[k], ref.extra[k]), (k, case)
     assert n_requests > 0 or not learning, "no weight ever changed: the case tests nothing"
 
 
