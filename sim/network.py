@@ -311,10 +311,11 @@ class NetworkModel:
                              f"{int(events[c])} input events, more than max_step_events = "
                              f"{lim} (the hardware accumulator is exact only up to that many)")
 
-    def _synaptic_inputs(self, counts):
-        """This step's ``a_in`` of every core, int64 [C, N], from the counts [C, A]."""
+    def _synaptic_inputs(self, counts, events):
+        """This step's ``a_in`` of every core, int64 [C, N], from the counts [C, A] (and
+        ``events``, their sums per core)."""
         if self._syn_array is not None:
-            return self._syn_array.a_in(counts)
+            return self._syn_array.a_in(counts, events)
         return np.stack([m._a_in_counts(counts[c]) for c, m in enumerate(self._cores)])
 
     def _step(self, ext_ids=None, ext_counts=None):
@@ -337,7 +338,7 @@ class NetworkModel:
         self._check_events(events)
         if self._batched:
             self._sync_in()
-            a_in = self._synaptic_inputs(counts)
+            a_in = self._synaptic_inputs(counts, events)
             stepf = cuba_step if p.model == "cuba" else shift_step
             self._state, s = stepf(self._state, self._params, a_in)
         else:

@@ -114,20 +114,22 @@ def _acc_range(acc_bits):
     return -hi - 1, hi
 
 
-def _exact_sum(counts, w, wmax, cache):
+def _exact_sum(counts, w, wmax, cache, events=None):
     """Exact ``sum_a counts[..., a] * w[..., a, :]`` as int64 [..., N] (SPEC §3.2's sum
     before the shift and the saturation).
 
     ``counts`` int64 [A] or [C, A] (>= 0), ``w`` int64 [A, N] or [C, A, N], ``wmax`` =
     ``max |w|``; ``cache`` a dict for the float copies of ``w`` (made when first needed), or
-    None for no float path. Every product and every partial sum of one output is an integer
+    None for no float path; ``events``, if given, ``counts.sum(axis=-1)``. Every product and every partial sum of one output is an integer
     of magnitude at most ``sum(counts) * max|w|``: below 2**24 float32 represents all of
     them exactly, below 2**53 float64 does, so the (BLAS) floating-point product is exact
     whatever its summation order. Otherwise the integer product is used.
     """
     one = counts.ndim == 1
     if cache is not None:
-        n = int(counts.sum()) if one else int(counts.sum(axis=-1).max(initial=0))
+        if events is None:
+            events = counts.sum(axis=-1)
+        n = int(events) if one else int(events.max(initial=0))
         bound = n * wmax
         dtype = np.float32 if bound < _F32_EXACT else np.float64 if bound < _F64_EXACT else None
         if dtype is not None:
@@ -265,7 +267,8 @@ class DigitalSynapseArray:
 
     Reads the cores' own :class:`DigitalSynapses` (``cores``, one per core, sharing
     ``acc_bits``): it stacks their weights into one [C, A, N] array, made again whenever a
-    core's synapses change (their ``version``). ``a_in(counts)`` takes int64 [C, A] and
+    core's synapses change (their ``version``). ``a_in(counts, events=None)`` takes int64
+    [C, A] (and, if the caller has them, the events per core ``counts.sum(axis=1)``) and
     returns int64 [C, N], equal row by row to ``cores[c].a_in(counts[c])``.
     """
 
@@ -289,9 +292,8 @@ class DigitalSynapseArray:
         self._mul = np.array([1 << s.w_exp for s in cores], np.int64)[:, None]
         self._versions = [s.version for s in cores]
 
-    def a_in(self, counts):
-        if self._versions is None or any(s.version != v for s, v in
-                                         zip(self.cores, self._versions)):
+    def a_in(self, counts, events=None):
+        if [s.version for s in self.cores] != self._versions:
             self._refresh()
-        total = _exact_sum(counts, self._w, self._wmax, self._cache)
+        total = _exact_sum(counts, self._w, self._wmax, self._cache, events)
         return sat(total * self._mul, self._lo, self._hi)
