@@ -55,12 +55,12 @@ class Synapses:
         ``counts``: int64 array [A], the number of events that reached each axon at this
         step (0 for an idle axon; an axon hit k times has count k, SPEC §3.2). The caller
         has checked it (shape, ``>= 0``, at most ``max_step_events`` in all) and may change
-        it after the call: the object must not keep it. Returns an int64 array [N] (a new array, not kept by the
-        object): one signed integer per neuron, inside the core's ``acc_bits`` signed range
-        (the model checks the shape, the type and the range of what a subclass other than
-        :class:`DigitalSynapses` returns, and raises ``ValueError`` naming the step and the
-        neuron otherwise). May change the object's internal state (a read-noise generator,
-        for example), but never :attr:`weights`.
+        it after the call: the object must not keep it. Returns an int64 array [N] (a new
+        array, not kept by the object): one signed integer per neuron, inside the core's
+        ``acc_bits`` signed range (the model checks the shape, the type and the range of what
+        any object but a :class:`DigitalSynapses` proper returns, subclasses included, and
+        raises ``ValueError`` naming the step and the neuron otherwise). May change the
+        object's internal state (a read-noise generator, for example), never :attr:`weights`.
     ``a_in_ids(axon_ids)``
         The same from a list of axon ids (int64 [K], each in ``0..A-1``, checked by the
         caller; a repeated id counts again). The base class counts them and calls
@@ -120,10 +120,11 @@ def _exact_sum(counts, w, wmax, cache, events=None):
 
     ``counts`` int64 [A] or [C, A] (>= 0), ``w`` int64 [A, N] or [C, A, N], ``wmax`` =
     ``max |w|``; ``cache`` a dict for the float copies of ``w`` (made when first needed), or
-    None for no float path; ``events``, if given, ``counts.sum(axis=-1)``. Every product and every partial sum of one output is an integer
-    of magnitude at most ``sum(counts) * max|w|``: below 2**24 float32 represents all of
-    them exactly, below 2**53 float64 does, so the (BLAS) floating-point product is exact
-    whatever its summation order. Otherwise the integer product is used.
+    None for no float path; ``events``, if given, ``counts.sum(axis=-1)``. Every product
+    and every partial sum of one output is an integer of magnitude at most
+    ``sum(counts) * max|w|``: below 2**24 float32 represents all of them exactly, below
+    2**53 float64 does, so the (BLAS) floating-point product is exact whatever its
+    summation order. Otherwise the integer product is used.
     """
     one = counts.ndim == 1
     if cache is not None:
