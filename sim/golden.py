@@ -12,13 +12,17 @@ inside int64.
 
 Pure per-step functions (usable on their own, never mutating their inputs):
 
-- :func:`synaptic_input` (SPEC §3.2)
+- :func:`synaptic_input` (SPEC §3.2, a thin call into
+  :class:`~spikefab.sim.synapses.DigitalSynapses`)
 - :func:`cuba_step` (SPEC §3.3 plus the refractory / subtractive-reset / v-floor extensions)
 - :func:`shift_step` (SPEC §3.4)
 - :func:`~spikefab.sim.stdp.stdp_step` and :func:`~spikefab.sim.stdp.stdp_window`
   (SPEC §3.5, defined in :mod:`spikefab.sim.stdp`)
 
-and :class:`CoreModel`, one core run from a :class:`~spikefab.rtl.image.CoreImage`.
+and :class:`CoreModel`, one core run from a :class:`~spikefab.rtl.image.CoreImage`. The
+synaptic input of a core is a pluggable object (:mod:`spikefab.sim.synapses`): the digital
+synapse memory by default, any :class:`~spikefab.sim.synapses.Synapses` subclass otherwise.
+The elementary integer operations live in :mod:`spikefab.sim.intops`.
 """
 
 import numpy as np
@@ -26,7 +30,9 @@ import numpy as np
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import V_MAX
 
+from .intops import _i64, decay_shift, sat, sat16, trunc12, wrap24
 from .stdp import stdp_step, stdp_window, tdec
+from .synapses import DigitalSynapses, Synapses
 from .trace import Trace
 
 
@@ -40,54 +46,11 @@ U_MIN, U_MAX = -(1 << 23), (1 << 23) - 1
 #: Defaults of the ``cuba`` extension parameters: each switches its extension off.
 CUBA_DEFAULTS = {"refr": 0, "reset_sub": 0, "v_floor": -V_MAX}
 
-_INT64_MAX = np.iinfo(np.int64).max
-
-
-def _i64(name, x):
-    """``x`` as int64 (array or 0-d), refusing anything that is not an integer type."""
-    a = np.asarray(x)
-    if a.dtype.kind not in "iub":
-        raise TypeError(f"{name} must hold integers, not {a.dtype}")
-    if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size and a.max() > _INT64_MAX:
-        raise ValueError(f"{name} holds values too large for int64")
-    return a.astype(np.int64, copy=False)
-
-
-# --- elementary operations (int64 in, int64 out) ------------------------------------------
-
-def trunc12(x):
-    """``sign(x) * (|x| >> 12)``: division by 4096 rounding toward zero (not floor)."""
-    x = _i64("x", x)
-    return np.where(x < 0, -((-x) >> 12), x >> 12)
-
-
-def wrap24(x):
-    """True 24-bit two's-complement wrap: ``((x + 2**23) mod 2**24) - 2**23``."""
-    x = _i64("x", x)
-    return np.mod(x + (1 << 23), 1 << 24) - (1 << 23)
-
-
-def sat(x, lo, hi):
-    """Clamp to ``lo..hi``."""
-    return np.minimum(np.maximum(_i64("x", x), lo), hi)
-
-
-def sat16(x):
-    return sat(x, -32768, 32767)
-
-
-def decay_shift(x, k):
-    """SPEC §3.4 ``decay(x, k)``: ``x >> k`` (arithmetic, floor) unless that is 0, then
-    ``sign(x)``. For negative x the floor shift is already <= -1."""
-    x, k = _i64("x", x), _i64("k", k)
-    d = x >> k
-    return np.where(d != 0, d, np.sign(x))
-
-
 # --- SPEC §3.2 -----------------------------------------------------------------------------
 
 def synaptic_input(weights, w_exp, axon_events, acc_bits):
-    """``a_in[n] = sat_acc(sum over events a of (w[a, n] << w_exp))``, saturated once.
+    """``a_in[n] = sat_acc(sum over events a of (w[a, n] << w_exp))``, saturated once: a thin
+    call into :class:`~spikefab.sim.synapses.DigitalSynapses`, the one implementation.
 
     Parameters
     ----------
@@ -106,7 +69,7 @@ def synaptic_input(weights, w_exp, axon_events, acc_bits):
     if ev.size and (ev.min() < 0 or ev.max() >= A):
         bad = int(ev[(ev < 0) | (ev >= A)][0])
         raise ValueError(f"axon id {bad} is out of range: allowed 0..{A - 1}")
-    return _sat_acc(_weighted_sum(w, ev), w_exp, acc_bits)
+    return DigitalSynapses(w, w_exp, acc_bits).a_in_ids(ev)
 
 
 def _events(name, axon_events):
@@ -116,49 +79,6 @@ def _events(name, axon_events):
     if ev.dtype.kind not in "iu":
         raise TypeError(f"{name} must be axon ids (integers), not {ev.dtype}")
     return ev.astype(np.int64, copy=False).reshape(-1)
-
-
-def _weighted_sum(w, ev, wf=None):
-    """Exact ``sum_{a in ev} w[a, :]`` in int64 (w int64 [A, N], ev int64 ids in range)."""
-    A, N = w.shape
-    if ev.size == 0:
-        return np.zeros(N, np.int64)
-    if ev.size * 4 < A:
-        return w[ev].sum(axis=0, dtype=np.int64)
-    counts = np.bincount(ev, minlength=A).astype(np.int64)
-    return _counts_sum(w, counts, wf)
-
-
-_F64_EXACT = 1 << 53
-
-
-def _counts_sum(w, counts, wf=None):
-    """Exact ``sum_a counts[a] * w[a, :]`` (counts int64 >= 0).
-
-    ``wf`` is an optional ``(w as float64, max |w|)`` pair. When
-    ``sum(counts) * max|w| < 2**53``, every product and every partial sum of the dot product
-    is an integer of magnitude below 2**53, which float64 represents exactly whatever the
-    summation order, so the fast BLAS product is exact; otherwise the integer product is
-    used.
-    """
-    if wf is not None:
-        wfloat, wmax = wf
-        if int(counts.sum()) * wmax < _F64_EXACT:
-            return (counts.astype(np.float64) @ wfloat).astype(np.int64)
-    nz = np.flatnonzero(counts)
-    if nz.size == 0:
-        return np.zeros(w.shape[1], np.int64)
-    return counts[nz] @ w[nz]            # integer matmul: exact, no BLAS
-
-
-def _sat_acc(total, w_exp, acc_bits):
-    w_exp, acc_bits = int(w_exp), int(acc_bits)
-    if w_exp < 0:
-        raise ValueError(f"w_exp = {w_exp} must not be negative")
-    if acc_bits < 1:
-        raise ValueError(f"acc_bits = {acc_bits} must be at least 1")
-    hi = (1 << (acc_bits - 1)) - 1
-    return sat(total * (1 << w_exp), -hi - 1, hi)
 
 
 def _fresh(x, shape):
@@ -242,38 +162,68 @@ def shift_step(state, params, a_in):
 class CoreModel:
     """One neuron core run from a :class:`CoreImage` (SPEC §3.1-3.5).
 
-    Attributes: ``params`` (CoreParams), ``weights`` [A, N], ``w_exp``, ``neuron_params``
-    (resolved per neuron, ``{name: int64 [N]}``), ``state`` (``{name: int64 [N]}``) and
-    ``t``, the index of the next step to compute.
+    Parameters
+    ----------
+    image : CoreImage
+    synapses : Synapses or None
+        The core's synaptic input (SPEC §3.2), an object implementing
+        :class:`~spikefab.sim.synapses.Synapses`; None (the default) is the image's digital
+        synapse memory, ``DigitalSynapses.from_image(image)``. Its ``axons`` and ``neurons``
+        must be those of ``image.params``. The model calls its ``a_in`` (or ``a_in_ids``) at
+        each step, its ``update`` with the STDP changes, and its ``reset`` from
+        :meth:`reset`.
+
+    Attributes: ``params`` (CoreParams), ``synapses``, ``weights`` [A, N] (read only, the
+    synapses' weights), ``w_exp``, ``neuron_params`` (resolved per neuron, ``{name: int64
+    [N]}``), ``state`` (``{name: int64 [N]}``) and ``t``, the index of the next step to
+    compute.
 
     With ``params.learning`` the core also has ``stdp`` (the STDP registers, a dict the host
     may change between steps), ``plastic`` [A] (0/1, likewise), and the traces ``x`` [A] and
     ``y`` [N]; after each step's neuron update :func:`stdp_step` runs with the axons hit at
-    that step and the spikes, and ``weights`` are the learned weights (readable at any time).
+    that step and the spikes, on the synapses' ``weights``, and the weights that changed are
+    sent to ``synapses.update`` as requests ``(axon, neuron, delta)``; ``weights`` are the
+    learned weights (readable at any time).
     """
 
-    def __init__(self, image):
+    def __init__(self, image, synapses=None):
         if not isinstance(image, CoreImage):
             raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
         self.image = image
         self.params = image.params
         self.w_exp = int(image.w_exp)
         self.neuron_params = {k: _i64(k, v).copy() for k, v in image.neuron_param_table().items()}
+        if synapses is None:
+            synapses = DigitalSynapses.from_image(image)
+        elif not isinstance(synapses, Synapses):
+            raise TypeError(f"synapses must be a Synapses object (see spikefab.sim.synapses), "
+                            f"not {type(synapses).__name__}")
+        p = self.params
+        if (synapses.axons, synapses.neurons) != (p.axons, p.neurons):
+            raise ValueError(f"synapses has {synapses.axons} axons and {synapses.neurons} "
+                             f"neurons, the core {p.axons} axons and {p.neurons} neurons")
+        self.synapses = synapses
+        # a synapse object other than the digital memory: what it returns is checked, and it
+        # gets the STDP changes as requests (the digital memory stores the new weights, which
+        # is the same and faster)
+        self._custom = type(synapses) is not DigitalSynapses
+        hi = (1 << (p.acc_bits - 1)) - 1
+        self._acc_lo, self._acc_hi = -hi - 1, hi
         self.reset()
 
     @property
     def model(self):
         return self.params.model
 
+    @property
+    def weights(self):
+        """The synapses' weights, int64 [A, N], read only."""
+        return self.synapses.weights
+
     def reset(self):
-        """Return to the image's initial state, weights (and STDP registers and traces) and
-        step 0."""
-        self.weights = _i64("weights", self.image.weights).copy()
-        # float64 copy for the exact-by-bound fast path of the weighted sum (see _counts_sum);
-        # with learning the weights change every step and the integer path is used instead
-        self._wf = None if self.params.learning else (
-            self.weights.astype(np.float64),
-            int(np.abs(self.weights).max()) if self.weights.size else 0)
+        """Return to the image's initial state, weights (``synapses.reset()``), STDP
+        registers and traces, and step 0."""
+        self.synapses.reset()
         self.state = {k: _i64(k, v).copy() for k, v in self.image.state.items()}
         if self.params.learning:
             self.stdp = dict(self.image.stdp)
@@ -288,17 +238,47 @@ class CoreModel:
             raise ValueError(f"step {self.t}: {n} input events exceed max_step_events = {lim} "
                              f"(the hardware accumulator is exact only up to that many)")
 
-    def _advance(self, total, hit=None):
-        """Saturate the exact weighted sum, update the neurons, then (with learning) apply
-        STDP with ``hit`` (bool [A], the axons hit at this step); return spikes."""
+    def _checked(self, a_in):
+        """``a_in`` from a synapse object, checked: int64 [N] in the acc_bits range."""
+        N = self.params.neurons
+        a = np.asarray(a_in)
+        if a.dtype.kind not in "iu" or a.shape != (N,):
+            raise ValueError(f"step {self.t}: synapses.a_in returned {a.dtype} {a.shape}, "
+                             f"expected integers of shape ({N},)")
+        a = a.astype(np.int64, copy=False)
+        bad = np.flatnonzero((a < self._acc_lo) | (a > self._acc_hi))
+        if bad.size:
+            n = int(bad[0])
+            raise ValueError(f"step {self.t}: synapses.a_in[{n}] = {int(a[n])} is out of "
+                             f"range: allowed {self._acc_lo}..{self._acc_hi} (acc_bits = "
+                             f"{self.params.acc_bits})")
+        return a
+
+    def _a_in_counts(self, counts):
+        """This step's synaptic input from per-axon counts (int64 [A], checked)."""
+        a = self.synapses.a_in(counts)
+        return self._checked(a) if self._custom else a
+
+    def _advance(self, a_in, hit=None):
+        """Update the neurons with ``a_in``, then (with learning) apply STDP with ``hit``
+        (bool [A], the axons hit at this step); return spikes. Nothing changes if it
+        raises."""
         p = self.params
-        a_in = _sat_acc(total, self.w_exp, p.acc_bits)
         step = cuba_step if p.model == "cuba" else shift_step
         state, s = step(self.state, self.neuron_params, a_in)
         if p.learning:
-            self.weights, self.x, self.y = stdp_step(
-                self.weights, self.x, self.y, hit, s, self.plastic, self.stdp,
-                p.trace_max, p.weight_range)
+            w = self.synapses.weights
+            w_new, x, y = stdp_step(w, self.x, self.y, hit, s, self.plastic, self.stdp,
+                                    p.trace_max, p.weight_range)
+            if self._custom:
+                diff = (w_new - w).reshape(-1)
+                k = np.flatnonzero(diff)
+                if k.size:                   # requests in (axon, neuron) order
+                    axon, neuron = np.divmod(k, p.neurons)
+                    self.synapses.update(axon, neuron, diff[k])
+            else:                            # the digital memory: the same, without requests
+                self.synapses._store(w_new)
+            self.x, self.y = x, y
         self.state = state
         self.t += 1
         return s
@@ -312,11 +292,14 @@ class CoreModel:
         if ev.size and (ev.min() < 0 or ev.max() >= A):
             bad = int(ev[(ev < 0) | (ev >= A)][0])
             raise ValueError(f"step {self.t}: axon id {bad} is out of range: allowed 0..{A - 1}")
+        a_in = self.synapses.a_in_ids(ev)
+        if self._custom:
+            a_in = self._checked(a_in)
         hit = None
         if self.params.learning:
             hit = np.zeros(A, bool)
             hit[ev] = True
-        return self._advance(_weighted_sum(self.weights, ev, self._wf), hit)
+        return self._advance(a_in, hit)
 
     def step_counts(self, counts):
         """Advance one step from per-axon hit counts (int [A]). Returns the spikes."""
@@ -328,7 +311,7 @@ class CoreModel:
             a = int(np.flatnonzero(c < 0)[0])
             raise ValueError(f"step {self.t}: counts[{a}] = {int(c[a])} is negative")
         self._check_count(int(c.sum()))
-        return self._advance(_counts_sum(self.weights, c, self._wf), c > 0)
+        return self._advance(self._a_in_counts(c), c > 0)
 
     def run(self, inputs=None, steps=None, progress=False):
         """Run ``steps`` steps and return a :class:`Trace` of them.

@@ -17,12 +17,19 @@ two records). More than ``params.max_step_events`` events for one core at one st
 ``ValueError`` naming the step, the core and the count. Nothing depends on packet order: the
 model keeps per-(step, core, axon) event counts.
 
+Synaptic input. Each core's synaptic input is a synapse object
+(:class:`~spikefab.sim.synapses.Synapses`; by default the core's digital synapse memory,
+:class:`~spikefab.sim.synapses.DigitalSynapses`), the same object its
+:class:`~spikefab.sim.golden.CoreModel` uses: ``NetworkModel(image, synapses=...)`` plugs in
+other ones.
+
 Implementation. The routing tables are compiled into one CSR table over global neurons
 ``k = core * N + n`` (``_rptr``, and per entry a key ``(delay - 1) * C * A + core * A + axon``);
 events wait in a ring buffer of counts ``[max_delay + 1, C * A]``. Without learning the cores
-are stepped together: the exact weighted sum of every core in one batched matrix product
-(exact in floating point by a bound, see :meth:`NetworkModel._weighted_sums`), then the pure
-per-step function of the golden model (:func:`~spikefab.sim.golden.cuba_step` or
+are stepped together: the synaptic input of every core (one batched product of the stacked
+digital weights, :class:`~spikefab.sim.synapses.DigitalSynapseArray`, when every core has
+digital synapses; else each core's synapse object in turn), then the pure per-step function
+of the golden model (:func:`~spikefab.sim.golden.cuba_step` or
 :func:`~spikefab.sim.golden.shift_step`) on ``[C, N]`` arrays. With learning each core is
 stepped by its own :meth:`CoreModel.step_counts` (the STDP update is per core). Both paths
 use the golden model's own arithmetic; the test suite checks them against a per-event loop
@@ -35,15 +42,13 @@ import numpy as np
 
 from spikefab.rtl.netimage import NetworkImage
 
-from .golden import CoreModel, cuba_step, sat, shift_step
+from .golden import CoreModel, cuba_step, shift_step
+from .synapses import DigitalSynapseArray, DigitalSynapses, Synapses
 from .trace import Trace
 
 
 __all__ = ["NetworkModel", "StepResult", "NetworkRun", "encode_network_inputs",
            "decode_network_inputs"]
-
-_F32_EXACT = 1 << 24
-_F64_EXACT = 1 << 53
 
 
 @dataclass
@@ -129,6 +134,15 @@ def _as_pairs(where, value, C, A):
 class NetworkModel:
     """A many-core array run from a :class:`NetworkImage` (SPEC §3.1, §3.2, §3.6).
 
+    Parameters
+    ----------
+    image : NetworkImage
+    synapses : None, list or callable
+        The synaptic input of each core (:class:`~spikefab.sim.synapses.Synapses`): None
+        (the default) for every core's digital synapse memory; a list of one object per core
+        (index ``y * width + x``, a distinct object each); or a function ``(core index,
+        CoreImage) -> Synapses`` called once per core. See :class:`CoreModel`.
+
     Attributes
     ----------
     image : NetworkImage
@@ -136,21 +150,22 @@ class NetworkModel:
     params : CoreParams
         Shared by every core.
     cores : list of CoreModel
-        One per core, index ``y * width + x``; their ``state``, ``t`` (and, with learning,
-        weights and traces) follow the array's. Without learning, a change made to a core's
-        ``state`` between steps is taken into account; weights are fixed (as in
-        :class:`CoreModel`, whose fast path caches them).
+        One per core, index ``y * width + x``; their ``state``, ``t``, ``synapses`` (and,
+        with learning, traces) follow the array's. A change made to a core's ``state``
+        between steps is taken into account, and so is a weight update sent to a core's
+        ``synapses`` (``cores[c].synapses.update(...)``).
     t : int
         The index of the next step.
     """
 
-    def __init__(self, image):
+    def __init__(self, image, synapses=None):
         if not isinstance(image, NetworkImage):
             raise TypeError(f"image must be a NetworkImage, not {type(image).__name__}")
         self.image = image
         self.mesh = image.mesh
         self.params = image.params
-        self._cores = [CoreModel(img) for img in image.cores]
+        self._cores = [CoreModel(img, synapses=s)
+                       for img, s in zip(image.cores, self._synapse_objects(synapses))]
         self._batched = not self.params.learning
         self._compile_routes()
         if self._batched:
@@ -194,19 +209,40 @@ class NetworkModel:
         self._n_exit = n_exit
         self._slots = D + 1                      # ring: step t reads slot t % (D + 1)
 
+    def _synapse_objects(self, synapses):
+        """One synapse object (or None: the core's digital memory) per core."""
+        C = self.mesh.cores
+        if synapses is None:
+            return [None] * C
+        if callable(synapses):
+            objs = [synapses(c, img) for c, img in enumerate(self.image.cores)]
+        elif isinstance(synapses, (list, tuple)):
+            objs = list(synapses)
+        else:
+            raise TypeError(f"synapses must be a list of Synapses objects (one per core) or a "
+                            f"function (core index, CoreImage) -> Synapses, not "
+                            f"{type(synapses).__name__}")
+        if len(objs) != C:
+            raise ValueError(f"synapses has {len(objs)} objects, the mesh {C} cores: expected "
+                             f"one per core")
+        for c, s in enumerate(objs):
+            if not isinstance(s, Synapses):
+                raise TypeError(f"synapses of core {c} must be a Synapses object (see "
+                                f"spikefab.sim.synapses), not {type(s).__name__}")
+        if len({id(s) for s in objs}) != C:
+            raise ValueError("synapses: the same object is given for two cores: each core "
+                             "needs its own")
+        return objs
+
     def _compile_cores(self):
-        """Stacked per-core data for the batched path (no learning: weights are constant)."""
+        """Stacked per-core data for the batched path (no learning)."""
         cores = self._cores
         self._params = {k: np.stack([m.neuron_params[k] for m in cores])
                         for k in cores[0].neuron_params}
-        w = np.stack([m.weights for m in cores])                       # int64 [C, A, N]
-        self._wmax = int(np.abs(w).max()) if w.size else 0
-        self._w32 = w.astype(np.float32)      # |w| <= 128: exact
-        self._w64 = None                      # made when a step needs it
-        self._wint = w
-        self._wexp_mul = np.array([1 << m.w_exp for m in cores], np.int64)[:, None]
-        hi = (1 << (self.params.acc_bits - 1)) - 1
-        self._acc_lo, self._acc_hi = -hi - 1, hi
+        # the cores' digital synapses in one batched product; other synapse objects are
+        # asked core by core
+        digital = all(type(m.synapses) is DigitalSynapses for m in cores)
+        self._syn_array = DigitalSynapseArray([m.synapses for m in cores]) if digital else None
 
     def reset(self):
         """Every core back to its image's initial state (and weights, traces), no event
@@ -275,24 +311,12 @@ class NetworkModel:
                              f"{int(events[c])} input events, more than max_step_events = "
                              f"{lim} (the hardware accumulator is exact only up to that many)")
 
-    def _weighted_sums(self, counts, events):
-        """Exact ``sum_a counts[c, a] * w[c, a, :]`` for every core, int64 [C, N].
-
-        Every product and partial sum is an integer of magnitude at most
-        ``events[c] * max|w|``, which is below 2**27 (``max_step_events < 2**20`` and
-        ``|w| <= 128``, and :meth:`_check_events` ran first). Below 2**24 float32 represents
-        all of them exactly, below 2**53 float64 does: the floating-point product is then
-        exact whatever the summation order."""
-        bound = int(events.max()) * self._wmax if events.size else 0
-        if bound < _F32_EXACT:
-            r = np.matmul(counts.astype(np.float32)[:, None, :], self._w32)
-        elif bound < _F64_EXACT:
-            if self._w64 is None:
-                self._w64 = self._wint.astype(np.float64)
-            r = np.matmul(counts.astype(np.float64)[:, None, :], self._w64)
-        else:                                 # not reachable (see above); exact anyway
-            r = np.matmul(counts[:, None, :], self._wint)
-        return r[:, 0, :].astype(np.int64)
+    def _synaptic_inputs(self, counts, events):
+        """This step's ``a_in`` of every core, int64 [C, N], from the counts [C, A] (and
+        ``events``, their sums per core)."""
+        if self._syn_array is not None:
+            return self._syn_array.a_in(counts, events)
+        return np.stack([m._a_in_counts(counts[c]) for c, m in enumerate(self._cores)])
 
     def _step(self, ext_ids=None, ext_counts=None):
         """One step with external input given as global axon ids ``core * A + axon``
@@ -314,8 +338,7 @@ class NetworkModel:
         self._check_events(events)
         if self._batched:
             self._sync_in()
-            total = self._weighted_sums(counts, events)
-            a_in = sat(total * self._wexp_mul, self._acc_lo, self._acc_hi)
+            a_in = self._synaptic_inputs(counts, events)
             stepf = cuba_step if p.model == "cuba" else shift_step
             self._state, s = stepf(self._state, self._params, a_in)
         else:
