@@ -45,23 +45,25 @@ def read_npz(path, what, error=FormatError):
         raise error(f"{src}: cannot read the file: {e.strerror or e}") from None
     if size == 0:
         raise error(f"{src}: the file is empty (expected a {what} .npz)")
-    try:
-        z = np.load(src, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise error(f"{src}: not a readable .npz archive ({_one_line(e)}); expected a "
-                    f"{what}") from None
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise error(f"{src}: holds a single .npy array, not an .npz archive of named "
-                    f"entries (expected a {what})")
-    out = {}
-    with z:
-        for name in z.files:
-            try:
-                out[name] = z[name]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
-                    KeyError) as e:
-                raise error(f"{src}: entry {name!r} cannot be read ({_one_line(e)}); the "
-                            f"file is truncated or damaged") from None
+    with open(src, "rb") as f:
+        try:
+            z = np.load(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, UnicodeDecodeError) as e:
+            raise error(f"{src}: not a readable .npz archive ({_one_line(e)}); expected a "
+                        f"{what}") from None
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise error(f"{src}: holds a single .npy array, not an .npz archive of named "
+                        f"entries (expected a {what})")
+        out = {}
+        with z:
+            for name in z.files:
+                try:
+                    out[name] = z[name]
+                except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+                        KeyError, NotImplementedError, UnicodeDecodeError) as e:
+                    raise error(f"{src}: entry {name!r} cannot be read ({_one_line(e)}); "
+                                f"the file is truncated or damaged") from None
     return out
 
 

@@ -308,8 +308,12 @@ class CoreImage:
         check_entries(source, {prefix + k for k in files} if strict else
                       {prefix + k for k in files if k in required},
                       [prefix + k for k in required], error=ImageError, what="core image")
-        ent = lambda k, **kw: int_entry(source, prefix + k, z[prefix + k], error=ImageError,
-                                        **kw)
+        A, N, L = params.axons, params.neurons, 1 if params.learning else 0
+        shapes = {"weights": (A, N), "profile_index": (N,), "plastic": (A * L,),
+                  "xtrace": (A * L,), "ytrace": (N * L,)}
+        ent = lambda k: int_entry(source, prefix + k, z[prefix + k], error=ImageError,
+                                  shape=shapes.get(k, (params.param_rows,)
+                                                   if k.startswith("param.") else (N,)))
         scalar = lambda k: scalar_int_entry(source, prefix + k, z[prefix + k], error=ImageError)
         kw = dict(
             params=params,
@@ -320,12 +324,8 @@ class CoreImage:
             state={k[6:]: ent(k) for k in required if k.startswith("state.")},
             stdp={k[5:]: scalar(k) for k in required if k.startswith("stdp.")},
             plastic=ent("plastic"), x=ent("xtrace"), y=ent("ytrace"))
-        if not params.learning:
-            for k, attr in (("plastic", "plastic"), ("xtrace", "x"), ("ytrace", "y")):
-                if kw[attr].size:
-                    raise ImageError(f"{source}: entry '{prefix}{k}' holds {kw[attr].size} "
-                                     f"values but params.learning is false: expected none")
-                kw[attr] = None
+        if not params.learning:                 # the entries are empty (shapes checked)
+            kw.update(plastic=None, x=None, y=None)
         try:
             return cls(**kw)
         except ImageError as e:

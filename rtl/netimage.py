@@ -203,10 +203,10 @@ class RouteTable:
         check_entries(source, {k for k in keys if k in z}, keys, error=ImageError,
                       what="routing table")
         ent = lambda k: int_entry(source, prefix + k, z[prefix + k], ndim=1, error=ImageError)
+        base, count = ent("route.base"), ent("route.count")
+        entries = {k: ent(f"route.{k}") for k in ROUTE_FIELDS}
         try:
-            return cls(mesh=mesh, params=params, base=ent("route.base"),
-                       count=ent("route.count"),
-                       entries={k: ent(f"route.{k}") for k in ROUTE_FIELDS})
+            return cls(mesh=mesh, params=params, base=base, count=count, entries=entries)
         except ImageError as e:
             msg = str(e).replace("route entries[", "route.").replace("route base", "route.base")
             msg = msg.replace("route count", "route.count")
@@ -295,8 +295,12 @@ class NetworkImage:
     # --- files -----------------------------------------------------------------------------
 
     def save(self, path):
-        """Write the image as one ``.npz``: ``kind``, ``mesh`` and ``meta`` (JSON strings),
-        then ``core<c>.<...>`` (see :meth:`CoreImage.to_arrays`) and
+        """Write the image as one ``.npz`` (see :meth:`to_arrays`)."""
+        np.savez(path, **self.to_arrays())
+
+    def to_arrays(self):
+        """The entries of the image's ``.npz``: ``kind``, ``mesh`` and ``meta`` (JSON
+        strings), then ``core<c>.<...>`` (see :meth:`CoreImage.to_arrays`) and
         ``core<c>.route.<...>`` per core."""
         arrays = {"kind": np.asarray("spikefab-network"),
                   "mesh": np.asarray(json.dumps(self.mesh.to_dict())),
@@ -304,7 +308,7 @@ class NetworkImage:
         for c, (img, rt) in enumerate(zip(self.cores, self.routes)):
             arrays.update(img.to_arrays(f"core{c}."))
             arrays.update(rt.to_arrays(f"core{c}."))
-        np.savez(path, **arrays)
+        return arrays
 
     @classmethod
     def load(cls, path):
@@ -337,7 +341,8 @@ class NetworkImage:
             c = head[4:]
             if not (head.startswith("core") and c.isdigit() and str(int(c)) == c
                     and int(c) < mesh.cores):
-                raise ImageError(f"{source}: entry {name!r} belongs to no core: the mesh "
+                what = f"entries '{head}.*' belong" if "." in name else f"entry {name!r} belongs"
+                raise ImageError(f"{source}: {what} to no core: the mesh "
                                  f"entry says {mesh.width} x {mesh.height} = {mesh.cores} "
                                  f"cores (core0..core{mesh.cores - 1})")
         cores, routes = [], []

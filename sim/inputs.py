@@ -19,7 +19,10 @@ import numpy as np
 from ..rtl.files import FormatError, check_entries, int_entry, read_npz
 
 
-__all__ = ["InputError", "encode_inputs", "decode_inputs", "save_inputs", "load_inputs",
+#: The longest run an input file may describe (as ``[sim] steps`` and ``--steps``).
+STEPS_MAX = 1_000_000
+
+__all__ = ["STEPS_MAX", "InputError", "encode_inputs", "decode_inputs", "save_inputs", "load_inputs",
            "poisson_inputs", "inputs_from_pairs"]
 
 
@@ -61,6 +64,9 @@ def decode_inputs(enc, *, source="inputs", axons=None):
     hi = None if axons is None else int(axons) - 1
     axon = int_entry(source, "axon", enc["axon"], ndim=1, lo=0, hi=hi, error=InputError)
     ptr = int_entry(source, "ptr", enc["ptr"], ndim=1, error=InputError)
+    if ptr.size - 1 > STEPS_MAX:
+        raise InputError(f"{source}: entry 'ptr' describes {ptr.size - 1} steps: allowed at "
+                         f"most {STEPS_MAX}")
     if ptr.size == 0:
         raise InputError(f"{source}: entry 'ptr' is empty: expected T + 1 offsets starting "
                          f"at 0")
@@ -108,7 +114,7 @@ def inputs_from_pairs(pairs, steps=None, *, source="pairs", axons=None):
         raise InputError(f"{source}: shape {a.shape}: expected rows of (step, axon), "
                          f"shape [K, 2]")
     hi = None if axons is None else int(axons) - 1
-    st = int_entry(source, "step column", a[:, 0], lo=0, error=InputError)
+    st = int_entry(source, "step column", a[:, 0], lo=0, hi=STEPS_MAX - 1, error=InputError)
     ax = int_entry(source, "axon column", a[:, 1], lo=0, hi=hi, error=InputError)
     T = (int(st.max()) + 1 if st.size else 0) if steps is None else int(steps)
     if st.size and st.max() >= T:

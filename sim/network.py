@@ -562,10 +562,10 @@ def decode_network_inputs(z, *, source="inputs", cores=None, axons=None):
     other entry. A damaged file is an :class:`~spikefab.sim.inputs.InputError` whose
     message starts with ``source`` and names the entry, the value and what is allowed."""
     from ..rtl.files import check_entries, int_entry, scalar_int_entry
-    from .inputs import InputError
+    from .inputs import InputError, STEPS_MAX
     check_entries(source, set(z), ["step", "core", "axon"], ["steps"], error=InputError,
                   what="network input file")
-    his = {"step": None, "core": None if cores is None else int(cores) - 1,
+    his = {"step": STEPS_MAX - 1, "core": None if cores is None else int(cores) - 1,
            "axon": None if axons is None else int(axons) - 1}
     step, core, axon = (int_entry(source, k, z[k], ndim=1, lo=0, hi=his[k], error=InputError)
                         for k in ("step", "core", "axon"))
@@ -580,7 +580,7 @@ def decode_network_inputs(z, *, source="inputs", cores=None, axons=None):
                          f"step[{k - 1}] = {int(step[k - 1])}: events are stored in step "
                          f"order")
     if "steps" in z:
-        T = scalar_int_entry(source, "steps", z["steps"], lo=0, error=InputError)
+        T = scalar_int_entry(source, "steps", z["steps"], lo=0, hi=STEPS_MAX, error=InputError)
     else:
         T = int(step.max()) + 1 if step.size else 0
     if step.size and step.max() >= T:

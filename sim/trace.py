@@ -139,11 +139,11 @@ class Trace:
     def load(cls, path):
         """Read a trace written by :meth:`save`. Every entry is checked: ``spikes``, ``u``,
         ``v`` integer [T, N] (spikes 0/1), ``extra.<name>`` integer [T, ...],
-        ``neurons_per_core`` an integer that divides N, ``meta`` a JSON object; nothing
-        else. A damaged file is a :class:`TraceError` naming the file and the entry."""
+        ``neurons_per_core`` an integer that divides N, ``meta`` a JSON object (each of
+        these present); nothing else. A damaged file is a :class:`TraceError` naming the file and the entry."""
         src = os.fspath(path)
         z = read_npz(path, "trace", TraceError)
-        missing = [k for k in ("spikes", "u", "v") if k not in z]
+        missing = [k for k in ("spikes", "u", "v", "neurons_per_core", "meta") if k not in z]
         if missing:
             raise TraceError(f"{src}: not a trace file (no {missing[0]!r} entry)")
         for k in sorted(z):
@@ -161,14 +161,12 @@ class Trace:
                     raise TraceError(f"{src}: entry {k!r} has shape {a.shape}: expected "
                                      f"[T={T}, ...]")
                 extra[k[6:]] = a
-        meta = json_entry(src, "meta", z["meta"], error=TraceError) if "meta" in z else {}
-        npc = None
-        if "neurons_per_core" in z:
-            npc = scalar_int_entry(src, "neurons_per_core", z["neurons_per_core"], lo=1,
-                                   error=TraceError)
-            if N % npc:
-                raise TraceError(f"{src}: entry 'neurons_per_core' = {npc} does not divide the "
-                                 f"{N} neurons of the trace")
+        meta = json_entry(src, "meta", z["meta"], error=TraceError)
+        npc = scalar_int_entry(src, "neurons_per_core", z["neurons_per_core"], lo=1,
+                               error=TraceError)
+        if N % npc:
+            raise TraceError(f"{src}: entry 'neurons_per_core' = {npc} does not divide the "
+                             f"{N} neurons of the trace")
         try:
             return cls(spikes, u, v, extra=extra, neurons_per_core=npc, meta=meta)
         except TraceError as e:
