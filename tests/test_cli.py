@@ -246,3 +246,16 @@ def test_examples_do_not_write_into_tracked_folders():
         text = path.read_text()
         assert "default=root / \"docs\"" not in text and "Path(\"docs/img\"))" not in text, \
             f"{path.name} writes into docs/ by default"
+
+
+@pytest.mark.slow
+def test_readme_walkthrough_on_icarus_matches(walk, capsys):
+    """The README's walk-through as written (Icarus beside the golden model): spikes and a
+    match (about 40 s)."""
+    tmp_path, out = walk
+    for sim in ("icarus", "golden"):
+        assert main(["simulate", str(out / "image.npz"), "--inputs", str(tmp_path / "in.npz"),
+                     "--sim", sim, "-o", str(tmp_path / f"{sim}.npz")]) == 0
+    assert main(["compare", str(tmp_path / "golden.npz"), str(tmp_path / "icarus.npz")]) == 0
+    assert "identical: 200 steps x 64 neurons" in capsys.readouterr().out
+    assert Trace.load(tmp_path / "icarus.npz").spikes.sum() > 100
