@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEBS   := iverilog ngspice
 JOBS   ?= 2
 
-.PHONY: setup demo test test-fast bench synth clean
+.PHONY: setup debs demo test test-slow bench bench-quick clean
 
 setup: $(STAMP) debs
 
@@ -40,8 +40,13 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow tests
 
+# every benchmark in benchmarks/, each rewriting its results in benchmarks/results/
 bench: setup
 	$(PY) benchmarks/run_all.py
 
+# the same without the synthesis sweeps and the Brian2 comparison
+bench-quick: setup
+	$(PY) benchmarks/run_all.py --quick
+
 clean:
-	rm -rf build demo_out .pytest_cache
+	rm -rf build demo_out examples_out .pytest_cache

@@ -113,13 +113,12 @@ def controlled_network(mp, p, k, f, pattern, seed):
         img = CoreImage.random(p, rng, density=0.5)
         fire = np.zeros(N, bool)
         fire[rng.choice(N, k, replace=False)] = True
-        par = img.neuron_params
-        par["bias_mant"][:] = np.where(fire, 4095, 0)
-        par["bias_exp"][:] = np.where(fire, 7, 0)
-        par["vth"][:] = np.where(fire, rng.integers(0, 1000, N), 131071)
+        par = {"bias_mant": np.where(fire, 4095, 0), "bias_exp": np.where(fire, 7, 0),
+               "vth": np.where(fire, rng.integers(0, 1000, N), 131071)}
         w = np.abs(img.weights)
-        img.weights = np.where(fire[None, :], np.minimum(w, hi), -np.minimum(w, -lo))
-        img.state = {name: np.zeros_like(a) for name, a in img.state.items()}
+        img = img.replace(neuron_params=par,
+                          weights=np.where(fire[None, :], np.minimum(w, hi), -np.minimum(w, -lo)),
+                          state={name: np.zeros_like(a) for name, a in img.state.items()})
         cores.append(img)
         firing.append(fire)
     dest = destinations(mp, k, f, pattern, rng)

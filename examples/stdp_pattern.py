@@ -24,7 +24,7 @@ weight and trace after every step.
 Usage::
 
     .venv/bin/python examples/stdp_pattern.py [--steps N] [--seed S]
-        [--sim verilator|icarus|golden-only] [--rtl-phases learn|all] [-o docs/img]
+        [--sim verilator|icarus|golden-only] [--rtl-phases learn|all] [-o DIR]
     .venv/bin/python examples/stdp_pattern.py --robustness 50 --seed 100   # other seeds
 
 Writes ``stdp_pattern_weights.png`` and ``stdp_pattern_raster.png`` to the output folder.
@@ -510,7 +510,6 @@ def robustness(setup, seeds):
 
 
 def main(argv=None):
-    root = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=Setup.learn_steps,
@@ -523,8 +522,9 @@ def main(argv=None):
     ap.add_argument("--rtl-phases", choices=("learn", "all"), default="learn",
                     help="phases run on the RTL: the learning phase (default, about 2 "
                          "minutes on Verilator) or all three (about 4.5 minutes)")
-    ap.add_argument("-o", "--out", type=Path, default=root / "docs" / "img",
-                    help="folder for the figures (default docs/img)")
+    ap.add_argument("-o", "--out", type=Path, default=Path("examples_out") / "stdp_pattern",
+                    help="folder for the figures (default examples_out/stdp_pattern; "
+                         "docs/img refreshes the documentation's figures)")
     ap.add_argument("--robustness", type=int, default=0, metavar="K",
                     help="instead: golden model only, seeds SEED..SEED+K-1, a table of the "
                          "rates after learning and of the selective neurons")

@@ -4,7 +4,9 @@ For each dt = t_post - t_pre in -20..+20 a fresh 1-axon core sees one pre spike 
 spike; the weight change read back from the RTL is plotted against the closed form of the
 rule (docs/stdp.md), and the RTL run is checked against the golden model on every quantity.
 
-Usage: .venv/bin/python examples/stdp_window.py [--sim verilator|icarus] [-o docs/img]
+Usage: .venv/bin/python examples/stdp_window.py [--sim verilator|icarus] [-o DIR]
+(the figure goes to examples_out/stdp_window/ unless -o is given; ``-o docs/img`` refreshes
+the documentation's figure)
 """
 
 import argparse
@@ -18,7 +20,9 @@ from spikefab.sim.demos import WINDOW_REGS, stdp_window_experiment
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
-    ap.add_argument("-o", "--output", type=Path, default=Path("docs/img"))
+    ap.add_argument("-o", "--output", type=Path, default=Path("examples_out") / "stdp_window",
+                    help="folder for the figure (default examples_out/stdp_window; "
+                         "docs/img refreshes the documentation's figure)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     dts, rtl, golden, closed = stdp_window_experiment(range(-20, 21), args.sim)

@@ -1,12 +1,15 @@
 """Hardware configuration: a TOML file becomes a frozen, validated :class:`Config`.
 
-A configuration has four tables, every key optional::
+A configuration has these tables, every key optional::
 
     [core]              # the neuron core: every field of rtl.params.CoreParams
     [core.extensions]   # optional: refractory_bits, subtractive_reset, v_floor (cuba only)
     [build]             # name (Verilog top module), clock_mhz (synthesis target)
-    [board]             # name: "icebreaker", "ulx3s-85f" or "none"
     [sim]               # simulator, steps, seed
+    [mesh]              # optional: a many-core array (rtl.params.MeshParams)
+
+A ``[board]`` table may be present only empty: boards come with the board top-levels (an
+upcoming issue), and until then any key in it is an error rather than a promise.
 
 ``load_config(path)`` reads a file, ``loads_config(text)`` a string, and
 ``parse_config(mapping)`` an already parsed mapping (for example a manifest's ``to_dict()``).
@@ -37,9 +40,9 @@ from ..rtl.params import (CoreParams, MeshParams, ParamError, check_choice, chec
 
 
 __all__ = [
-    "ConfigError", "Config", "BuildConfig", "BoardConfig", "SimConfig",
+    "ConfigError", "Config", "BuildConfig", "SimConfig",
     "load_config", "loads_config", "parse_config",
-    "BOARDS", "SIMULATORS", "EXTENSION_KEYS", "VERILOG_KEYWORDS",
+    "SIMULATORS", "EXTENSION_KEYS", "VERILOG_KEYWORDS",
 ]
 
 
@@ -51,8 +54,6 @@ class ConfigError(ValueError):
     """
 
 
-#: Values of ``board.name``; ``"none"`` generates no board top-level.
-BOARDS = ("icebreaker", "ulx3s-85f", "none")
 #: Values of ``sim.simulator``.
 SIMULATORS = ("golden", "verilator", "icarus")
 #: Keys of the optional ``[core.extensions]`` table (fields of CoreParams).
@@ -149,25 +150,6 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
-class BoardConfig:
-    """The ``[board]`` table.
-
-    Parameters
-    ----------
-    name : str
-        Target board: ``"icebreaker"`` (iCE40UP5K), ``"ulx3s-85f"`` (ECP5-85F), or ``"none"``
-        (Verilog only, no board top-level).
-    """
-    name: str = "icebreaker"
-
-    def __post_init__(self):
-        check_choice("name", self.name, BOARDS)
-
-    def to_dict(self):
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
 class SimConfig:
     """The ``[sim]`` table.
 
@@ -193,7 +175,7 @@ class SimConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-_TABLES = {"core": CoreParams, "build": BuildConfig, "board": BoardConfig, "sim": SimConfig}
+_TABLES = {"core": CoreParams, "build": BuildConfig, "sim": SimConfig}
 #: Optional tables: absent from ``to_dict`` (and the digest) when not given.
 _OPTIONAL = {"mesh": MeshParams}
 
@@ -205,7 +187,6 @@ class Config:
     """
     core: CoreParams = field(default_factory=CoreParams)
     build: BuildConfig = field(default_factory=BuildConfig)
-    board: BoardConfig = field(default_factory=BoardConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     #: The many-core array (``[mesh]``: width, height, route_entries, fifo_depth); None for
     #: a single core (no ``[mesh]`` table).
@@ -283,6 +264,12 @@ def parse_config(mapping, source="<string>"):
     parts = {}
     try:
         for name, table in mapping.items():
+            if name == "board" and isinstance(table, Mapping):
+                for key, value in table.items():
+                    raise ParamError(f"board.{key} = {value!r} is not supported yet: boards "
+                                     f"come with the board top-levels (an upcoming issue); "
+                                     f"remove the [board] table")
+                continue
             if name not in _TABLES and name not in _OPTIONAL:
                 raise ParamError(f"{name} is not a known table: expected one of "
                                  f"{', '.join(sorted({**_TABLES, **_OPTIONAL}))}")

@@ -43,6 +43,12 @@ def _hex(words, width):
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
+def _written(paths):
+    """The manifest's ``files``: every file this run wrote, relative to the output folder
+    (``spikefab generate --force`` removes exactly these before writing again)."""
+    return sorted(p.name for p in paths.values())
+
+
 def manifest(config: Config, image: CoreImage, component: NeuronCore):
     """The resolved parameters, formats and address map of a generated core (a JSON dict)."""
     p = image.params
@@ -147,7 +153,9 @@ def generate_mesh(config: Config, out_dir, image=None):
     paths["image"] = out / "image.npz"
     image.save(paths["image"])
     paths["manifest"] = out / "manifest.json"
-    paths["manifest"].write_text(json.dumps(mesh_manifest(config, image, mesh), indent=2,
+    man = mesh_manifest(config, image, mesh)
+    man["files"] = _written(paths)
+    paths["manifest"].write_text(json.dumps(man, indent=2,
                                             sort_keys=True) + "\n")
     return paths
 
@@ -200,5 +208,6 @@ def generate(config: Config, out_dir, image: CoreImage = None):
     paths["image"] = out / "image.npz"
     image.save(paths["image"])
     paths["manifest"] = out / "manifest.json"
+    man["files"] = _written(paths)
     paths["manifest"].write_text(json.dumps(man, indent=2, sort_keys=True) + "\n")
     return paths

@@ -6,25 +6,40 @@ data (integer numpy arrays) plus the :class:`~spikefab.rtl.params.CoreParams` it
 Packing into memory words goes through :mod:`spikefab.rtl.layouts`.
 """
 
+from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
+import re
+from types import MappingProxyType
 
 import numpy as np
 
 from .params import CoreParams, ParamError, STDP_REG_NAMES, W_EXP_MAX, check_int
+from .files import FormatError, check_entries, int_entry, json_entry, scalar_int_entry
 from . import layouts
 
 
-__all__ = ["CoreImage", "ImageError"]
+__all__ = ["CoreImage", "ImageError", "freeze_array"]
 
 
-class ImageError(ValueError):
-    """A core image is malformed: the message names the array, the place and the allowed range."""
+class ImageError(FormatError):
+    """A core image is malformed: the message names the array, the place and the allowed range
+    (and, for a file, starts with the file and names its entry)."""
+
+
+def freeze_array(a):
+    """``a`` made read-only (in place) and returned: a checked image stays valid."""
+    a.setflags(write=False)
+    return a
 
 
 def _as_int_array(name, value, shape):
     a = np.asarray(value)
     if a.dtype.kind not in "iub":
         raise ImageError(f"{name} must hold integers, not {a.dtype}")
+    if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size and \
+            a.max() > np.iinfo(np.int64).max:
+        raise ImageError(f"{name} holds {int(a.max())}, which does not fit in int64")
     a = a.astype(np.int64)
     if a.shape != shape:
         raise ImageError(f"{name} has shape {a.shape}, expected {shape}")
@@ -37,6 +52,20 @@ def _check_range(name, a, lo, hi):
         idx = np.unravel_index(bad[0], a.shape)
         where = ", ".join(str(int(i)) for i in idx)
         raise ImageError(f"{name}[{where}] = {int(a[idx])} is out of range: allowed {lo}..{hi}")
+
+
+_ENTRY_NAMES = [(re.compile(r"neuron_params\['(\w+)'\]"), r"param.\1"),
+                 (re.compile(r"state\['(\w+)'\]"), r"state.\1"),
+                 (re.compile(r"stdp\['(\w+)'\]"), r"stdp.\1"),
+                 (re.compile(r"^(x|y)\b"), r"\1trace")]
+
+
+def _entry_names(msg, prefix=""):
+    """A constructor's message with the attribute named as the file's entry."""
+    for rx, rep in _ENTRY_NAMES:
+        msg = rx.sub(rep, msg)
+    m = re.match(r"([A-Za-z_][\w.]*)(.*)$", msg)
+    return f"entry '{prefix}{m[1]}'{m[2]}" if m else msg
 
 
 def _table(attr, what, given, ranges, defaults, length):
@@ -88,6 +117,10 @@ class CoreImage:
 
     Without ``learning`` ``stdp`` is ``{}`` and ``plastic``, ``x``, ``y`` are empty arrays;
     giving any of them a value is an :class:`ImageError`.
+
+    A checked image is read-only: its arrays are fresh int64 copies with ``write=False``, its
+    dicts are read-only mappings and its attributes cannot be reassigned. Make a changed
+    image with :meth:`replace` (which checks it again).
     """
     params: CoreParams
     weights: np.ndarray = None
@@ -125,6 +158,28 @@ class CoreImage:
         self.state = _table("state", "state variable", self.state, sranges,
                             dict.fromkeys(sranges, 0), N)
         self._check_stdp()
+        self.w_exp = int(self.w_exp)
+        for name in ("weights", "profile_index", "plastic", "x", "y"):
+            freeze_array(getattr(self, name))
+        for name in ("neuron_params", "state"):
+            setattr(self, name, MappingProxyType({k: freeze_array(v)
+                                                  for k, v in getattr(self, name).items()}))
+        self.stdp = MappingProxyType(dict(self.stdp))
+        object.__setattr__(self, "_checked", True)
+
+    def __setattr__(self, name, value):
+        if self.__dict__.get("_checked"):
+            raise AttributeError(f"CoreImage.{name} cannot be reassigned: a checked image is "
+                                 f"read-only; make a changed copy with image.replace({name}=...)")
+        object.__setattr__(self, name, value)
+
+    def replace(self, **changes):
+        """A new, checked image with the given fields changed (``neuron_params``, ``state``
+        and ``stdp`` may name only the entries that change)."""
+        for name in ("neuron_params", "state", "stdp"):
+            if name in changes and changes[name] is not None:
+                changes[name] = {**getattr(self, name), **changes[name]}
+        return dataclasses.replace(self, **changes)
 
     def _check_stdp(self):
         p = self.params
@@ -142,7 +197,7 @@ class CoreImage:
                                      f"has no STDP engine")
                 setattr(self, name, np.zeros(0, np.int64))
             return
-        if not isinstance(self.stdp, dict):
+        if not isinstance(self.stdp, Mapping):
             raise ImageError(f"stdp must be a dict of register values, not "
                              f"{type(self.stdp).__name__}")
         ranges = p.stdp_ranges()
@@ -231,33 +286,60 @@ class CoreImage:
         return {prefix + k: v for k, v in arrays.items()}
 
     @classmethod
-    def from_arrays(cls, z, prefix="", *, source="image"):
-        """The image stored by :meth:`to_arrays` in the mapping ``z`` (for example an open
-        ``.npz``) under ``prefix``."""
-        import json
-        files = [k[len(prefix):] for k in z if k.startswith(prefix)] if prefix else list(z)
+    def from_arrays(cls, z, prefix="", *, source="image", strict=True):
+        """The image stored by :meth:`to_arrays` in the mapping ``z`` (for example the
+        entries of an ``.npz``) under ``prefix``.
+
+        Every entry :meth:`to_arrays` writes must be present, hold integers (not booleans,
+        not floats, nothing beyond int64) of the right shape and range, and ``params`` must
+        be a JSON object of :class:`CoreParams` fields; with ``strict`` an entry under
+        ``prefix`` that :meth:`to_arrays` would not write is refused too. Raises
+        :class:`ImageError` whose message starts with ``source`` and names the entry.
+        """
+        files = {k[len(prefix):] for k in z if k.startswith(prefix)}
         if "params" not in files:
             raise ImageError(f"{source}: not a core image (no '{prefix}params' entry)")
+        pd = json_entry(source, prefix + "params", z[prefix + "params"], error=ImageError)
         try:
-            params = CoreParams.from_dict(json.loads(str(z[prefix + "params"])))
+            params = CoreParams.from_dict(pd, where=f"{prefix}params")
         except ParamError as e:
             raise ImageError(f"{source}: {e}") from None
-        missing = [k for k in ("weights", "w_exp", "profile_index") if k not in files]
-        if missing:
-            raise ImageError(f"{source}: the core image has no '{prefix}{missing[0]}' entry")
-        get = lambda k: z[prefix + k]
-        return cls(
+        required = cls.entry_names(params)
+        check_entries(source, {prefix + k for k in files} if strict else
+                      {prefix + k for k in files if k in required},
+                      [prefix + k for k in required], error=ImageError, what="core image")
+        A, N, L = params.axons, params.neurons, 1 if params.learning else 0
+        shapes = {"weights": (A, N), "profile_index": (N,), "plastic": (A * L,),
+                  "xtrace": (A * L,), "ytrace": (N * L,)}
+        ent = lambda k: int_entry(source, prefix + k, z[prefix + k], error=ImageError,
+                                  shape=shapes.get(k, (params.param_rows,)
+                                                   if k.startswith("param.") else (N,)))
+        scalar = lambda k: scalar_int_entry(source, prefix + k, z[prefix + k], error=ImageError)
+        kw = dict(
             params=params,
-            weights=get("weights"),
-            w_exp=int(get("w_exp")),
-            neuron_params={k[6:]: get(k) for k in files if k.startswith("param.")},
-            profile_index=get("profile_index"),
-            state={k[6:]: get(k) for k in files if k.startswith("state.")},
-            stdp={k[5:]: int(get(k)) for k in files if k.startswith("stdp.")},
-            plastic=get("plastic") if "plastic" in files else None,
-            x=get("xtrace") if "xtrace" in files else None,
-            y=get("ytrace") if "ytrace" in files else None,
-        )
+            weights=ent("weights"),
+            w_exp=scalar("w_exp"),
+            neuron_params={k[6:]: ent(k) for k in required if k.startswith("param.")},
+            profile_index=ent("profile_index"),
+            state={k[6:]: ent(k) for k in required if k.startswith("state.")},
+            stdp={k[5:]: scalar(k) for k in required if k.startswith("stdp.")},
+            plastic=ent("plastic"), x=ent("xtrace"), y=ent("ytrace"))
+        if not params.learning:                 # the entries are empty (shapes checked)
+            kw.update(plastic=None, x=None, y=None)
+        try:
+            return cls(**kw)
+        except ImageError as e:
+            raise ImageError(f"{source}: {_entry_names(str(e), prefix)}") from None
+
+    @staticmethod
+    def entry_names(params):
+        """Names of the entries :meth:`to_arrays` writes for a core of ``params``."""
+        names = ["params", "weights", "w_exp", "profile_index"]
+        names += [f"param.{k}" for k in params.param_ranges()]
+        names += [f"state.{k}" for k in params.state_ranges()]
+        if params.learning:
+            names += [f"stdp.{k}" for k in params.stdp_ranges()]
+        return names + ["plastic", "xtrace", "ytrace"]
 
     def save(self, path):
         """Write the image as ``.npz`` (params as a JSON string, arrays as int64)."""
@@ -265,8 +347,10 @@ class CoreImage:
 
     @classmethod
     def load(cls, path):
-        with np.load(path, allow_pickle=False) as z:
-            return cls.from_arrays({k: z[k] for k in z.files}, source=str(path))
+        """Read a core image written by :meth:`save`; a damaged file is an
+        :class:`ImageError` naming the file and the entry."""
+        from .files import read_npz
+        return cls.from_arrays(read_npz(path, "core image", ImageError), source=str(path))
 
     @classmethod
     def random(cls, params, rng, *, density=0.5):

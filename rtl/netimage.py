@@ -14,13 +14,16 @@ core's table. An entry sends one packet per spike: to ``axon`` of core ``(x, y)`
 array's external output. Exit entries hold ``x = y = axon = 0`` and ``delay = 1``.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 import json
+from types import MappingProxyType
 
 import numpy as np
 
 from . import layouts
-from .image import CoreImage, ImageError, _as_int_array, _check_range
+from .files import check_entries, int_entry, json_entry, read_npz
+from .image import CoreImage, ImageError, _as_int_array, _check_range, _entry_names, freeze_array
 from .params import CoreParams, MeshParams, ParamError
 
 
@@ -98,7 +101,23 @@ class RouteTable:
             raise ImageError(f"route entries['delay'][{int(bad[0])}] = "
                              f"{int(out['delay'][bad[0]])} on an exit entry: exit entries "
                              f"hold x = y = axon = 0 and delay = 1")
-        self.entries = out
+        self.entries = MappingProxyType({k: freeze_array(v) for k, v in out.items()})
+        freeze_array(self.base)
+        freeze_array(self.count)
+        object.__setattr__(self, "_checked", True)
+
+    def __setattr__(self, name, value):
+        if self.__dict__.get("_checked"):
+            raise AttributeError(f"RouteTable.{name} cannot be reassigned: a checked table is "
+                                 f"read-only; make a changed copy with table.replace({name}=...)")
+        object.__setattr__(self, name, value)
+
+    def replace(self, **changes):
+        """A new, checked table with the given fields changed (``entries`` may name only the
+        fields that change)."""
+        if changes.get("entries") is not None:
+            changes["entries"] = {**self.entries, **changes["entries"]}
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_fanout(cls, mesh, params, fanout):
@@ -171,15 +190,28 @@ class RouteTable:
         arrays.update({f"route.{k}": v for k, v in self.entries.items()})
         return {prefix + k: v for k, v in arrays.items()}
 
+    @staticmethod
+    def entry_names():
+        """Names of the entries :meth:`to_arrays` writes."""
+        return [f"route.{k}" for k in ("base", "count") + ROUTE_FIELDS]
+
     @classmethod
-    def from_arrays(cls, mesh, params, z, prefix=""):
-        keys = [f"route.{k}" for k in ("base", "count") + ROUTE_FIELDS]
-        missing = [k for k in keys if prefix + k not in z]
-        if missing:
-            raise ImageError(f"the routing table has no '{prefix}{missing[0]}' entry")
-        return cls(mesh=mesh, params=params, base=z[prefix + "route.base"],
-                   count=z[prefix + "route.count"],
-                   entries={k: z[prefix + f"route.{k}"] for k in ROUTE_FIELDS})
+    def from_arrays(cls, mesh, params, z, prefix="", *, source="image"):
+        """The table stored by :meth:`to_arrays` in ``z`` under ``prefix``; entries are
+        checked as in :meth:`CoreImage.from_arrays`."""
+        keys = [prefix + k for k in cls.entry_names()]
+        check_entries(source, {k for k in keys if k in z}, keys, error=ImageError,
+                      what="routing table")
+        ent = lambda k: int_entry(source, prefix + k, z[prefix + k], ndim=1, error=ImageError)
+        base, count = ent("route.base"), ent("route.count")
+        entries = {k: ent(f"route.{k}") for k in ROUTE_FIELDS}
+        try:
+            return cls(mesh=mesh, params=params, base=base, count=count, entries=entries)
+        except ImageError as e:
+            msg = str(e).replace("route entries[", "route.").replace("route base", "route.base")
+            msg = msg.replace("route count", "route.count")
+            msg = msg.replace("'][", "[").replace("']", "").replace("route.'", "route.")
+            raise ImageError(f"{source}: {_entry_names(msg, prefix)}") from None
 
 
 @dataclass
@@ -228,9 +260,26 @@ class NetworkImage:
             if rt.mesh != mp or rt.params != p:
                 raise ImageError(f"routes[{c}] was built for other mesh or core parameters")
         try:
-            json.dumps(self.meta)
+            meta = json.loads(json.dumps(self.meta))
         except (TypeError, ValueError) as e:
             raise ImageError(f"meta must be JSON-serialisable: {e}") from None
+        if not isinstance(meta, dict):
+            raise ImageError(f"meta must be a dict, not {type(self.meta).__name__}")
+        self.meta = meta                # a fresh copy (gen/network.py reads it as a dict)
+        self.cores, self.routes = tuple(self.cores), tuple(self.routes)
+        object.__setattr__(self, "_checked", True)
+
+    def __setattr__(self, name, value):
+        if self.__dict__.get("_checked"):
+            raise AttributeError(f"NetworkImage.{name} cannot be reassigned: a checked image "
+                                 f"is read-only; make a changed copy with "
+                                 f"image.replace({name}=...)")
+        object.__setattr__(self, name, value)
+
+    def replace(self, **changes):
+        """A new, checked image with the given fields changed."""
+        changes.setdefault("meta", dict(self.meta))
+        return dataclasses.replace(self, **changes)
 
     @property
     def params(self):
@@ -246,32 +295,68 @@ class NetworkImage:
     # --- files -----------------------------------------------------------------------------
 
     def save(self, path):
-        """Write the image as one ``.npz``: ``kind``, ``mesh`` and ``meta`` (JSON strings),
-        then ``core<c>.<...>`` (see :meth:`CoreImage.to_arrays`) and
+        """Write the image as one ``.npz`` (see :meth:`to_arrays`)."""
+        np.savez(path, **self.to_arrays())
+
+    def to_arrays(self):
+        """The entries of the image's ``.npz``: ``kind``, ``mesh`` and ``meta`` (JSON
+        strings), then ``core<c>.<...>`` (see :meth:`CoreImage.to_arrays`) and
         ``core<c>.route.<...>`` per core."""
         arrays = {"kind": np.asarray("spikefab-network"),
                   "mesh": np.asarray(json.dumps(self.mesh.to_dict())),
-                  "meta": np.asarray(json.dumps(self.meta))}
+                  "meta": np.asarray(json.dumps(dict(self.meta)))}
         for c, (img, rt) in enumerate(zip(self.cores, self.routes)):
             arrays.update(img.to_arrays(f"core{c}."))
             arrays.update(rt.to_arrays(f"core{c}."))
-        np.savez(path, **arrays)
+        return arrays
 
     @classmethod
     def load(cls, path):
-        with np.load(path, allow_pickle=False) as z:
-            files = set(z.files)
-            if "kind" not in files or str(z["kind"]) != "spikefab-network":
-                raise ImageError(f"{path}: not a network image (no kind = 'spikefab-network'"
-                                 f" entry; a core image is loaded with CoreImage.load)")
-            d = {k: z[k] for k in files}
+        """Read a network image written by :meth:`save`; a damaged file is an
+        :class:`ImageError` naming the file and the entry."""
+        return cls.from_arrays(read_npz(path, "network image", ImageError), source=str(path))
+
+    @classmethod
+    def from_arrays(cls, z, *, source="image"):
+        """The image stored by :meth:`save` in the mapping ``z`` (the entries of an
+        ``.npz``). Every entry is checked (see :meth:`CoreImage.from_arrays`); the file must
+        hold exactly the cores its ``mesh`` entry describes."""
+        if "kind" not in z or np.asarray(z["kind"]).dtype.kind != "U" or \
+                str(z["kind"]) != "spikefab-network":
+            raise ImageError(f"{source}: not a network image (no kind = 'spikefab-network'"
+                             f" entry; a core image is loaded with CoreImage.load)")
+        for name in ("mesh", "meta"):
+            if name not in z:
+                raise ImageError(f"{source}: the network image has no {name!r} entry")
+        md = json_entry(source, "mesh", z["mesh"], error=ImageError)
         try:
-            mesh = MeshParams.from_dict(json.loads(str(d["mesh"])))
+            mesh = MeshParams.from_dict(md, where="mesh")
         except ParamError as e:
-            raise ImageError(f"{path}: {e}") from None
+            raise ImageError(f"{source}: {e}") from None
+        meta = json_entry(source, "meta", z["meta"], error=ImageError)
+        for name in sorted(z):
+            if name in ("kind", "mesh", "meta"):
+                continue
+            head = name.split(".", 1)[0]
+            c = head[4:]
+            if not (head.startswith("core") and c.isdigit() and str(int(c)) == c
+                    and int(c) < mesh.cores):
+                what = f"entries '{head}.*' belong" if "." in name else f"entry {name!r} belongs"
+                raise ImageError(f"{source}: {what} to no core: the mesh "
+                                 f"entry says {mesh.width} x {mesh.height} = {mesh.cores} "
+                                 f"cores (core0..core{mesh.cores - 1})")
         cores, routes = [], []
         for c in range(mesh.cores):
-            img = CoreImage.from_arrays(d, f"core{c}.", source=str(path))
+            prefix = f"core{c}."
+            img = CoreImage.from_arrays(z, prefix, source=source, strict=False)
+            allowed = set(CoreImage.entry_names(img.params)) | set(RouteTable.entry_names())
+            for name in sorted(z):
+                if name.startswith(prefix) and name[len(prefix):] not in allowed:
+                    raise ImageError(f"{source}: entry {name!r} does not belong in a network "
+                                     f"image")
             cores.append(img)
-            routes.append(RouteTable.from_arrays(mesh, img.params, d, f"core{c}."))
-        return cls(mesh=mesh, cores=cores, routes=routes, meta=json.loads(str(d["meta"])))
+            routes.append(RouteTable.from_arrays(mesh, img.params, z, prefix, source=source))
+        try:
+            return cls(mesh=mesh, cores=cores, routes=routes, meta=meta)
+        except ImageError as e:
+            raise ImageError(f"{source}: {e}") from None

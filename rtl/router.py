@@ -8,15 +8,14 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .layouts import mesh_coord_bits, packet_layout
-from .params import ParamError, check_int, check_shape
+from .params import MESH_DIM_MAX, ParamError, check_int, check_shape
 
 
 __all__ = ["Port", "packet_layout", "mesh_coord_bits", "XYRouter",
            "MESH_DIM_MAX", "FIFO_DEPTH_MAX"]
 
 
-#: Largest mesh width or height.
-MESH_DIM_MAX = 256
+#: Largest mesh width or height: :data:`spikefab.rtl.params.MESH_DIM_MAX` (one definition).
 #: Largest input FIFO depth of a router.
 FIFO_DEPTH_MAX = 4096
 

@@ -551,16 +551,23 @@ def encode_network_inputs(inputs, steps):
     """Flatten per-step external inputs for an ``.npz``: ``inputs`` is a list (one entry per
     step) of sequences of ``(core, axon)``, or None; steps beyond ``len(inputs)`` have none.
     Returns ``{"step", "core", "axon"}`` (int64, one row per spike, in step order and, within
-    a step, in the given order) and ``"steps"`` (int64 scalar, the run length)."""
+    a step, in the given order) and ``"steps"`` (int64 scalar, the run length). Negative
+    ids are an :class:`~spikefab.sim.inputs.InputError`."""
+    from .inputs import InputError
     steps = int(steps)
     if steps < 0:
-        raise ValueError(f"steps = {steps} must not be negative")
+        raise InputError(f"steps = {steps} must not be negative")
     inputs = [] if inputs is None else list(inputs)
     if len(inputs) > steps:
-        raise ValueError(f"{len(inputs)} steps of input given for a run of {steps} steps")
+        raise InputError(f"{len(inputs)} steps of input given for a run of {steps} steps")
     st, co, ax = [], [], []
     for t, pairs in enumerate(inputs):
-        a = _as_pairs(f"step {t}", pairs, 1 << 62, 1 << 62)
+        try:
+            a = _as_pairs(f"step {t}", pairs, 1 << 62, 1 << 62)
+        except InputError:
+            raise
+        except ValueError as e:
+            raise InputError(str(e)) from None
         st.append(np.full(a.shape[0], t, np.int64))
         co.append(a[:, 0])
         ax.append(a[:, 1])
@@ -568,24 +575,41 @@ def encode_network_inputs(inputs, steps):
     return {"step": cat(st), "core": cat(co), "axon": cat(ax), "steps": np.int64(steps)}
 
 
-def decode_network_inputs(z):
+def decode_network_inputs(z, *, source="inputs", cores=None, axons=None):
     """The per-step lists ``[[(core, axon), ...], ...]`` stored by
     :func:`encode_network_inputs` in the mapping ``z`` (for example an open ``.npz``). The
-    number of steps is ``z["steps"]`` if present, else one past the last step with input."""
-    missing = [k for k in ("step", "core", "axon") if k not in z]
-    if missing:
-        raise ValueError(f"not a network input file: no {missing[0]!r} entry")
-    step, core, axon = (np.asarray(z[k]) for k in ("step", "core", "axon"))
-    for name, a in (("step", step), ("core", core), ("axon", axon)):
-        if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
-            raise ValueError(f"{name!r} must be a 1-D integer array, got {a.dtype} {a.shape}")
+    number of steps is ``z["steps"]`` if present, else one past the last step with input.
+
+    Every entry is checked: integer 1-D arrays of one length, ``step`` non-decreasing and
+    below ``steps``, ids not negative (and below ``cores`` / ``axons`` when given), no
+    other entry. A damaged file is an :class:`~spikefab.sim.inputs.InputError` whose
+    message starts with ``source`` and names the entry, the value and what is allowed."""
+    from ..rtl.files import check_entries, int_entry, scalar_int_entry
+    from .inputs import InputError, STEPS_MAX
+    check_entries(source, set(z), ["step", "core", "axon"], ["steps"], error=InputError,
+                  what="network input file")
+    his = {"step": STEPS_MAX - 1, "core": None if cores is None else int(cores) - 1,
+           "axon": None if axons is None else int(axons) - 1}
+    step, core, axon = (int_entry(source, k, z[k], ndim=1, lo=0, hi=his[k], error=InputError)
+                        for k in ("step", "core", "axon"))
     if not step.shape == core.shape == axon.shape:
-        raise ValueError(f"'step', 'core', 'axon' have different lengths ({step.size}, "
-                         f"{core.size}, {axon.size})")
-    T = int(z["steps"]) if "steps" in z else (int(step.max()) + 1 if step.size else 0)
-    if step.size and (step.min() < 0 or step.max() >= T):
-        bad = int(step[(step < 0) | (step >= T)][0])
-        raise ValueError(f"step {bad} is out of range: allowed 0..{T - 1}")
+        raise InputError(f"{source}: entries 'step', 'core', 'axon' have different lengths "
+                         f"({step.size}, {core.size}, {axon.size}): expected one row per "
+                         f"event")
+    dec = np.flatnonzero(np.diff(step) < 0)
+    if dec.size:
+        k = int(dec[0]) + 1
+        raise InputError(f"{source}: entry 'step'[{k}] = {int(step[k])} is less than "
+                         f"step[{k - 1}] = {int(step[k - 1])}: events are stored in step "
+                         f"order")
+    if "steps" in z:
+        T = scalar_int_entry(source, "steps", z["steps"], lo=0, hi=STEPS_MAX, error=InputError)
+    else:
+        T = int(step.max()) + 1 if step.size else 0
+    if step.size and step.max() >= T:
+        k = int(np.flatnonzero(step >= T)[0])
+        raise InputError(f"{source}: entry 'step'[{k}] = {int(step[k])} is out of range: "
+                         f"allowed 0..{T - 1} (steps = {T})")
     out = [[] for _ in range(T)]
     for s, c, a in zip(step.tolist(), core.tolist(), axon.tolist()):
         out[s].append((c, a))

@@ -23,14 +23,19 @@ key                           content
 from dataclasses import dataclass
 import json
 
+import os
+
 import numpy as np
+
+from ..rtl.files import FormatError, int_entry, json_entry, read_npz, scalar_int_entry
 
 
 __all__ = ["Trace", "TraceError", "Divergence", "first_divergence", "assert_traces_equal"]
 
 
-class TraceError(ValueError):
-    """A trace is malformed (wrong shapes, non-integer data, not a trace file)."""
+class TraceError(FormatError):
+    """A trace is malformed (wrong shapes, non-integer data, not a trace file); for a file
+    the message starts with its path and names the entry."""
 
 
 def _int_array(name, a, dtype=np.int64):
@@ -132,15 +137,40 @@ class Trace:
 
     @classmethod
     def load(cls, path):
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in ("spikes", "u", "v") if k not in z.files]
-            if missing:
-                raise TraceError(f"{path}: not a trace file (missing {', '.join(missing)})")
-            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
-            npc = int(z["neurons_per_core"]) if "neurons_per_core" in z.files else None
-            extra = {k[6:]: z[k] for k in z.files if k.startswith("extra.")}
-            return cls(z["spikes"], z["u"], z["v"], extra=extra, neurons_per_core=npc,
-                       meta=meta)
+        """Read a trace written by :meth:`save`. Every entry is checked: ``spikes``, ``u``,
+        ``v`` integer [T, N] (spikes 0/1), ``extra.<name>`` integer [T, ...],
+        ``neurons_per_core`` an integer that divides N, ``meta`` a JSON object (each of
+        these present); nothing else. A damaged file is a :class:`TraceError` naming the file and the entry."""
+        src = os.fspath(path)
+        z = read_npz(path, "trace", TraceError)
+        missing = [k for k in ("spikes", "u", "v", "neurons_per_core", "meta") if k not in z]
+        if missing:
+            raise TraceError(f"{src}: not a trace file (no {missing[0]!r} entry)")
+        for k in sorted(z):
+            if k not in ("spikes", "u", "v", "meta", "neurons_per_core") and not (
+                    k.startswith("extra.") and len(k) > 6):
+                raise TraceError(f"{src}: entry {k!r} does not belong in a trace")
+        spikes = int_entry(src, "spikes", z["spikes"], ndim=2, lo=0, hi=1, error=TraceError)
+        T, N = spikes.shape
+        u, v = (int_entry(src, k, z[k], shape=(T, N), error=TraceError) for k in ("u", "v"))
+        extra = {}
+        for k in sorted(z):
+            if k.startswith("extra."):
+                a = int_entry(src, k, z[k], error=TraceError)
+                if a.ndim < 1 or a.shape[0] != T:
+                    raise TraceError(f"{src}: entry {k!r} has shape {a.shape}: expected "
+                                     f"[T={T}, ...]")
+                extra[k[6:]] = a
+        meta = json_entry(src, "meta", z["meta"], error=TraceError)
+        npc = scalar_int_entry(src, "neurons_per_core", z["neurons_per_core"], lo=1,
+                               error=TraceError)
+        if N % npc:
+            raise TraceError(f"{src}: entry 'neurons_per_core' = {npc} does not divide the "
+                             f"{N} neurons of the trace")
+        try:
+            return cls(spikes, u, v, extra=extra, neurons_per_core=npc, meta=meta)
+        except TraceError as e:
+            raise TraceError(f"{src}: {e}") from None
 
 
 @dataclass

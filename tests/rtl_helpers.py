@@ -41,12 +41,13 @@ def lively_image(params, rng):
     img = CoreImage.random(params, rng, density=float(rng.uniform(0.2, 1.0)))
     rows = params.param_rows
     low = rng.random(rows) < 0.5
+    par = {k: v.copy() for k, v in img.neuron_params.items()}
     if params.model == "cuba":
-        img.neuron_params["vth"][low] = rng.integers(0, 400, low.sum())
-        img.neuron_params["dv"][low] = rng.integers(0, 1200, low.sum())
+        par["vth"][low] = rng.integers(0, 400, low.sum())
+        par["dv"][low] = rng.integers(0, 1200, low.sum())
     else:
-        img.neuron_params["th"][low] = rng.integers(1, 400, low.sum())
-    return img
+        par["th"][low] = rng.integers(1, 400, low.sum())
+    return img.replace(neuron_params=par)
 
 
 def random_inputs(params, rng, steps):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from spikefab.gen.config import (
-    BoardConfig, BuildConfig, Config, ConfigError, SimConfig, load_config, loads_config,
+    BuildConfig, Config, ConfigError, SimConfig, load_config, loads_config,
     parse_config,
 )
 from spikefab.rtl.params import CoreParams, ParamError
@@ -121,13 +121,15 @@ ERRORS = {
     "build-unknown-key": (
         "[build]\ntop = \"x\"",
         "build.top is not a known key: expected one of clock_mhz, name"),
-    # board
-    "board-choice": (
-        "[board]\nname = \"arty\"",
-        "board.name = 'arty' is not allowed: expected one of 'icebreaker', 'ulx3s-85f', 'none'"),
+    # board: no key is supported until the board top-levels exist
+    "board-name": (
+        "[board]\nname = \"icebreaker\"",
+        "board.name = 'icebreaker' is not supported yet: boards come with the board "
+        "top-levels (an upcoming issue); remove the [board] table"),
     "board-unknown-key": (
         "[board]\nnmae = \"icebreaker\"",
-        "board.nmae is not a known key: expected one of name"),
+        "board.nmae = 'icebreaker' is not supported yet: boards come with the board "
+        "top-levels (an upcoming issue); remove the [board] table"),
     # sim
     "sim-choice": (
         "[sim]\nsimulator = \"questa\"",
@@ -151,7 +153,7 @@ ERRORS = {
     # top level
     "unknown-table": (
         "[boards]\nname = \"icebreaker\"",
-        "boards is not a known table: expected one of board, build, core, mesh, sim"),
+        "boards is not a known table: expected one of build, core, mesh, sim"),
     "mesh-key": (
         "[mesh]\nwidth = 2\ncores = 4",
         "mesh.cores is not a known key: expected one of fifo_depth, height, route_entries, width"),
@@ -251,8 +253,8 @@ def test_tables_are_frozen_and_validated():
         cfg.build.name = "x"
     with pytest.raises(ParamError, match=r"^steps = 0 is out of range: allowed 1\.\.1000000$"):
         SimConfig(steps=0)
-    with pytest.raises(ParamError, match=r"^name = 'none2' is not allowed"):
-        BoardConfig(name="none2")
+    with pytest.raises(ConfigError, match=r"board.name = 'none' is not supported yet"):
+        loads_config("[board]\nname = \"none\"")
     with pytest.raises(TypeError, match=r"Config\.core must be a CoreParams"):
         Config(core={"neurons": 64})
 
@@ -288,7 +290,6 @@ def test_defaults_resolved_in_to_dict():
     assert d == {
         "core": {**CoreParams().to_dict(), "neurons": 32},
         "build": {"name": "spikefab_core", "clock_mhz": 50.0},
-        "board": {"name": "icebreaker"},
         "sim": {"simulator": "verilator", "steps": 100, "seed": 1},
     }
     assert set(d["core"]) == {f.name for f in dataclasses.fields(CoreParams)}
@@ -363,7 +364,7 @@ def test_digest_stable_across_processes():
 @pytest.mark.parametrize("table, key, value", [
     ("core", "neurons", 128), ("core", "model", "shift"), ("core", "trace_port", False),
     ("core", "refractory_bits", 1), ("build", "name", "other"), ("build", "clock_mhz", 50.5),
-    ("board", "name", "none"), ("sim", "simulator", "icarus"), ("sim", "steps", 101),
+    ("sim", "simulator", "icarus"), ("sim", "steps", 101),
     ("sim", "seed", 2),
 ])
 def test_digest_changes_with_any_value(table, key, value):

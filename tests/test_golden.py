@@ -498,7 +498,8 @@ def test_core_model_vs_reference(rng, cfg):
         key, hi = "vth", 40
     else:
         key, hi = "th", 200
-    img.neuron_params[key] = rng.integers(1 if key == "th" else 0, hi, p.param_rows)
+    img = img.replace(neuron_params={key: rng.integers(1 if key == "th" else 0, hi,
+                                                       p.param_rows)})
     inputs = [rng.integers(0, p.axons, int(rng.integers(0, 40))) for _ in range(T)]
     tr = CoreModel(img).run(inputs)
     ref = ref_core_run(img, inputs)
@@ -541,7 +542,7 @@ def test_core_model_axon_range():
 def test_core_model_run_shapes_and_equivalences(rng):
     p = CoreParams(neurons=32, axons=16, lanes=4, refractory_bits=2)
     img = CoreImage.random(p, rng)
-    img.neuron_params["vth"][:] = 5
+    img = img.replace(neuron_params={"vth": 5})
     inputs = [rng.integers(0, 16, int(rng.integers(0, 30))) for _ in range(12)]
     tr = CoreModel(img).run(inputs, steps=15)          # 3 silent steps at the end
     assert tr.spikes.shape == tr.u.shape == tr.v.shape == (15, 32)

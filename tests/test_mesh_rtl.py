@@ -62,22 +62,19 @@ def _delay_line():
     cores = []
     for c in range(mp.cores):
         img = lively_image(p, np.random.default_rng(c))
-        img.neuron_params["du"][:] = 4095         # u = input of this step only
-        img.neuron_params["dv"][:] = 4095
-        img.neuron_params["vth"][:] = 100000
-        img.neuron_params["bias_mant"][:] = 0
-        img.neuron_params["refr"][:] = 0
-        img.neuron_params["reset_sub"][:] = 0
-        img.neuron_params["v_floor"][:] = -(1 << 23) + 1
-        img.state = {k: np.zeros_like(v) for k, v in img.state.items()}
-        img.weights[:] = 0
-        img.w_exp = 0
+        par = {"du": 4095, "dv": 4095, "vth": 100000,      # du: u = input of this step only
+               "bias_mant": 0, "refr": 0, "reset_sub": 0, "v_floor": -(1 << 23) + 1}
+        par = {k: np.full(p.param_rows, v, np.int64) for k, v in par.items()}
+        w = np.zeros_like(img.weights)
+        if c == 0:
+            par["bias_mant"][0] = 1000
+            par["vth"][0] = 10
+        if c == 3:
+            for a in range(4):
+                w[a, a] = 1 << a
+        img = img.replace(neuron_params=par, weights=w, w_exp=0,
+                          state={k: np.zeros_like(v) for k, v in img.state.items()})
         cores.append(img)
-    cores[0].neuron_params["bias_mant"][0] = 1000
-    cores[0].neuron_params["vth"][0] = 10
-    for a in range(4):
-        cores[3].weights[a, :] = 0
-        cores[3].weights[a, a] = 1 << a
     fan0 = [[(1, 1, 0, 1), (1, 1, 1, 2), (1, 1, 2, 4), (1, 1, 3, 3), (1, 1, 3, 3), EXIT]]
     fan0 += [[] for _ in range(p.neurons - 1)]
     routes = [RouteTable.from_fanout(mp, p, fan0)] + [RouteTable(mesh=mp, params=p)
@@ -150,11 +147,10 @@ def _all_firing(rng):
     cores = []
     for c in range(mp.cores):
         img = lively_image(p, rng)
-        img.neuron_params["bias_mant"][:] = 4095
-        img.neuron_params["bias_exp"][:] = 7
-        img.neuron_params["vth"][:] = rng.integers(0, 1000, p.neurons)
-        img.weights = np.minimum(np.abs(img.weights), p.weight_range[1])   # no input holds one back
-        img.state = {k: np.zeros_like(v) for k, v in img.state.items()}
+        img = img.replace(neuron_params={"bias_mant": 4095, "bias_exp": 7,
+                                         "vth": rng.integers(0, 1000, p.neurons)},
+                          weights=np.minimum(np.abs(img.weights), p.weight_range[1]),  # no input holds one back
+                          state={k: np.zeros_like(v) for k, v in img.state.items()})
         cores.append(img)
     routes = []
     for c in range(mp.cores):

@@ -23,9 +23,7 @@ def _net(fire=False):
     for c in range(MP.cores):
         img = CoreImage(P)
         if fire:
-            img.neuron_params["bias_mant"][:] = 4095
-            img.neuron_params["bias_exp"][:] = 7
-            img.neuron_params["vth"][:] = 0
+            img = img.replace(neuron_params={"bias_mant": 4095, "bias_exp": 7, "vth": 0})
         cores.append(img)
     routes = [RouteTable.from_fanout(MP, P, [[(2, 0, 1, 1), "exit"]] * P.neurons)
               for _ in range(MP.cores)]

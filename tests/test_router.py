@@ -457,9 +457,9 @@ def test_packet_layout():
 
 
 @pytest.mark.parametrize("kw,message", [
-    (dict(width=0), "width = 0 is out of range: allowed 1..256"),
-    (dict(height=257), "height = 257 is out of range: allowed 1..256"),
-    (dict(width=2.0), "width must be an integer in 1..256, not 2.0"),
+    (dict(width=0), "width = 0 is out of range: allowed 1..64"),
+    (dict(height=65), "height = 65 is out of range: allowed 1..64"),
+    (dict(width=2.0), "width must be an integer in 1..64, not 2.0"),
     (dict(x=3), "x = 3 is out of range: allowed 0..2"),
     (dict(y=-1), "y = -1 is out of range: allowed 0..2"),
     (dict(x=True), "x must be an integer in 0..2, not True"),

@@ -292,9 +292,9 @@ def test_core_model_learning_vs_reference(rng):
     p = CoreParams(neurons=8, axons=6, lanes=4, weight_bits=6, learning=True, trace_bits=7,
                    acc_bits=12)
     img = CoreImage.random(p, rng, density=0.8)
-    img.neuron_params["vth"] = rng.integers(0, 30, p.param_rows)
-    img.stdp.update(learn_en=1, a_plus=40, a_minus=40, s_plus=6, s_minus=6, w_min=-20,
-                    w_max=20)
+    img = img.replace(neuron_params={"vth": rng.integers(0, 30, p.param_rows)},
+                      stdp=dict(learn_en=1, a_plus=40, a_minus=40, s_plus=6, s_minus=6,
+                                w_min=-20, w_max=20))
     T = 40
     inputs = [rng.integers(0, p.axons, int(rng.integers(0, 8))) for _ in range(T)]
     tr = CoreModel(img).run(inputs)
@@ -327,11 +327,11 @@ def test_core_model_learning_vs_reference(rng):
 def test_learning_disabled_leaves_weights_bit_identical(rng):
     p = CoreParams(neurons=16, axons=12, lanes=4, weight_bits=8, learning=True)
     img = CoreImage.random(p, rng, density=1.0)
-    img.neuron_params["vth"] = rng.integers(0, 20, p.param_rows)
     # tight bounds: with learning on, the first touch would clamp most weights
-    img.stdp.update(learn_en=0, w_min=-2, w_max=2, a_plus=255, a_minus=255, s_plus=0,
-                    s_minus=0)
-    img.plastic[:] = 1
+    img = img.replace(neuron_params={"vth": rng.integers(0, 20, p.param_rows)},
+                      stdp=dict(learn_en=0, w_min=-2, w_max=2, a_plus=255, a_minus=255,
+                                s_plus=0, s_minus=0),
+                      plastic=1)
     T = 400
     inputs = [rng.integers(0, p.axons, int(rng.integers(0, 10))) for _ in range(T)]
     tr = CoreModel(img).run(inputs)
