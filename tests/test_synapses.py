@@ -183,8 +183,7 @@ def test_core_model_with_plain_synapses_equals_digital(rng, model, learning):
                        learning=learning)
         img = CoreImage.random(p, rng, density=0.8)
         if learning:
-            img.stdp["learn_en"] = 1
-            img.plastic[:] = 1
+            img = img.replace(stdp={"learn_en": 1}, plastic=np.ones(p.axons, np.int64))
         T = 25
         counts = rng.integers(0, 3, size=(T, p.axons)) * (rng.random((T, p.axons)) < 0.5)
         lists = [list(np.repeat(np.arange(p.axons), c)) for c in counts]
