@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("golden_vs_brian2", "results/golden_vs_brian2.{json,md}", True),
     ("synth_core", "results/synth.{json,md}", True),
     ("synth_mesh", "results/synth_mesh.{json,md}", True),
+    ("crossbar_solver", "results/crossbar_solver.{json,md}", True),
 ]
 
 
