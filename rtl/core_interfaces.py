@@ -2,8 +2,7 @@
 
 Each interface is a :class:`wiring.PureInterface` with its :class:`wiring.Signature` nested in
 it, written from the side of the unit that starts the exchange (the initiator); the other unit
-takes it ``In(...)`` (flipped). Every one of them is point to point inside a core, except
-:class:`Fired`, which the neuron-update unit sends to the STDP engine and to the register block.
+takes it ``In(...)`` (flipped). Every one of them is point to point inside a core.
 
 ============================  =====================  ===================================
 interface                     initiator              target
@@ -17,7 +16,7 @@ interface                     initiator              target
 :class:`RegisterAccess`       register block         STDP engine (its registers)
 :class:`WeightRmw`            STDP engine            synaptic-input unit
 :class:`Hit`                  synaptic-input unit    STDP engine
-:class:`Fired`                neuron-update unit     STDP engine, register block
+:class:`Fired`                neuron-update unit     STDP engine
 ============================  =====================  ===================================
 """
 
