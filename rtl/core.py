@@ -32,6 +32,13 @@ class NeuronCore(wiring.Component):
     Cost: an input event takes N / lanes clocks (back to back, no gaps); the update takes
     N clocks plus the datapath latency; a step with no input costs only the update.
 
+    The core is a composition of units joined by the interfaces of
+    :mod:`~spikefab.rtl.core_interfaces`: :class:`~.synaptic_input.SynapticInput` (synapse
+    memory, integration, accumulator), :class:`~.neuron_update.NeuronUpdate` (state and
+    parameter memories, datapath, spike queue), :class:`~.core_config.CoreConfig` (command
+    decode, registers, read-back) and, with ``learning``, :class:`~.stdp.StdpEngine`; the
+    core itself runs the step sequence (an FSM, see docs/architecture.md).
+
     Parameters
     ----------
     image : CoreImage

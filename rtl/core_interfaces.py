@@ -20,7 +20,7 @@ interface                     initiator              target
 ============================  =====================  ===================================
 """
 
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
