@@ -50,7 +50,9 @@ class Stimulus:
         Seed of the bench's own random choices (gaps, back-pressure).
     readback : bool
         After the run, read every state word and synapse word back over the
-        configuration port and compare with the trace's last step and the image.
+        host interface and compare with the trace's last step and the image.
+    timeout : int
+        Clocks a step may take before the bench fails the job (deadlock).
 
     On learning cores the bench reads the weights and both traces back over the
     configuration port after every step (``extra["weights"]`` [T, A, N], ``extra["x"]``
@@ -60,6 +62,7 @@ class Stimulus:
     backpressure: float = 0.0
     seed: int = 0
     readback: bool = True
+    timeout: int = 200_000
 
 
 def simulator_env():
@@ -162,6 +165,9 @@ _TIME_ZERO_REG = re.compile(
     r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$", re.M)
 
 
+_CONST_ALWAYS = re.compile(r"^(\s*)always @\*\n(\s*[^\n;=]+ = \d+'[hbd][0-9a-fA-F_]+;)$", re.M)
+
+
 def icarus_time_zero_fix(text):
     """Make Icarus evaluate every combinational block at time 0.
 
@@ -172,9 +178,13 @@ def icarus_time_zero_fix(text):
     router the X then sustains itself (valid -> load -> grant -> valid) after reset. An
     ``initial #0`` write of the register raises the event. The logic is unchanged: the
     register drives nothing."""
-    return _TIME_ZERO_REG.sub(
+    text = _TIME_ZERO_REG.sub(
         lambda m: f"{m.group(1)}reg {m.group(2)} = 0;\n"
                   f"{m.group(1)}initial #0 {m.group(2)} = 1'h1;", text)
+    # a block that only assigns a constant (``always @* x[2:0] = 3'h0;``, as Yosys writes the
+    # constant bits of a partly driven signal) reads nothing, so Icarus never runs it: the
+    # bits stay X. It is the same as an initial assignment.
+    return _CONST_ALWAYS.sub(lambda m: f"{m.group(1)}initial\n{m.group(2)}", text)
 
 
 def _build(text, models, defines, simulator, bdir, toplevel):

@@ -53,12 +53,11 @@ async def run_job(tb, img: CoreImage, inputs, steps, stim, baked):
         await host.load(img)
     monitor = StreamMonitor(dut, ["trace"], dut.clk,
                             decode=layouts.word_decoder(layouts.trace_layout(p)))
-    mon_task = cocotb.start_soon(monitor.run())
+    tb.transport.sink.monitors.append(monitor)     # sampled in the reply sink's clock loop
     try:
-        trace = await _steps(tb, host, monitor, img, inputs, steps, stim)
+        return await _steps(tb, host, monitor, img, inputs, steps, stim)
     finally:
-        mon_task.cancel()
-    return trace
+        tb.transport.sink.monitors.remove(monitor)
 
 
 async def _steps(tb, host, monitor, img, inputs, steps, stim):

@@ -48,11 +48,11 @@ async def run_job(tb, net: NetworkImage, inputs, steps, stim, baked):
     ports = [f"trace_{x}_{y}" for x, y in map(mp.core_xy, range(mp.cores))]
     monitor = StreamMonitor(dut, ports, dut.clk,
                             decode=layouts.word_decoder(layouts.trace_layout(p)))
-    task = cocotb.start_soon(monitor.run())
+    tb.transport.sink.monitors.append(monitor)     # sampled in the reply sink's clock loop
     try:
         return await _steps(tb, host, monitor, ports, net, inputs, steps, stim)
     finally:
-        task.cancel()
+        tb.transport.sink.monitors.remove(monitor)
 
 
 async def _steps(tb, host, monitor, ports, net, inputs, steps, stim):

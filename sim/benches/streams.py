@@ -104,8 +104,9 @@ class StreamSource:
 class StreamSink:
     """Takes a stream out of the design, every clock: ``ready`` is low when the ``pause``
     iterator yields true (back-pressure), each transfer is checked by :class:`StreamRules`
-    and queued with its clock; ``await recv()`` returns the next word. Call :meth:`start`
-    once; :attr:`cycle` counts clocks since then."""
+    and queued with its clock; ``await recv()`` returns the next word. :attr:`cycle` counts
+    clocks since :meth:`run` started. Monitors in :attr:`monitors` are sampled in the same
+    settled phase of every clock (one coroutine wakes per clock for all of them)."""
 
     def __init__(self, dut, prefix, clk, *, pause=None, decode=None):
         self.clk = clk
@@ -117,6 +118,7 @@ class StreamSink:
         self.queue = collections.deque()
         self.cycle = 0
         self.error = None
+        self.monitors = []
         self._got = Event()
 
     async def run(self):
@@ -138,6 +140,8 @@ class StreamSink:
                         rules.sample(False, r, payload, self.cycle)
                 else:
                     raise StreamError(f"clock {self.cycle}: {rules.name}.valid = {v} (X or Z)")
+                for mon in self.monitors:
+                    mon.sample()
                 await rising
                 self.cycle += 1
                 if word is not None:
@@ -181,20 +185,27 @@ class StreamMonitor:
         self.records = {prefix: [] for prefix in recs}
         return recs
 
-    async def run(self):
-        rising, settled = RisingEdge(self.clk), ReadOnly()
+    def sample(self):
+        """Sample every port once; call in the settled (read-only) phase of a clock."""
         decode = self.decode
         try:
-            while True:
-                await settled
-                for prefix, valid, ready, payload, rules in self.ports:
-                    if rules is None:
-                        if valid.value == 1:
-                            self.records[prefix].append(decode(payload.value.to_unsigned()))
-                        continue
-                    word = rules.sample(bit(valid), bit(ready), payload)
-                    if word is not None:
-                        self.records[prefix].append(decode(word))
-                await rising
+            for prefix, valid, ready, payload, rules in self.ports:
+                if rules is None:
+                    if valid.value == 1:
+                        self.records[prefix].append(decode(payload.value.to_unsigned()))
+                    continue
+                word = rules.sample(bit(valid), bit(ready), payload)
+                if word is not None:
+                    self.records[prefix].append(decode(word))
         except (StreamError, ValueError) as e:
-            self.error = e
+            if self.error is None:
+                self.error = e
+
+    async def run(self):
+        """Sample every clock on its own (or add the monitor to a
+        :attr:`StreamSink.monitors` to share the sink's clock loop)."""
+        rising, settled = RisingEdge(self.clk), ReadOnly()
+        while True:
+            await settled
+            self.sample()
+            await rising

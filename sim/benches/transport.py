@@ -53,7 +53,6 @@ class CocotbTransport(Transport):
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        self.sink.ready.value = 1
 
     @property
     def cycle(self):
