@@ -16,7 +16,21 @@ import collections
 from cocotb.triggers import Event, ReadOnly, RisingEdge
 
 
-__all__ = ["StreamError", "StreamRules", "StreamSource", "StreamSink", "StreamMonitor", "bit"]
+__all__ = ["StreamError", "StreamRules", "StreamSource", "StreamSink", "StreamMonitor", "bit",
+           "chance"]
+
+
+def chance(p, rng):
+    """An endless iterator of booleans, each true with probability ``p`` (a pause
+    generator drawing ``rng.random()`` once per item); ``None`` for ``p = 0``."""
+    if not p:
+        return None
+
+    def gen():
+        r = rng.random
+        while True:
+            yield r() < p
+    return gen()
 
 
 class StreamError(AssertionError):
@@ -150,6 +164,14 @@ class StreamSink:
         except StreamError as e:
             self.error = e
             self._got.set()
+
+    async def drive_ready(self):
+        """Only drive ``ready`` from the pause iterator, every clock, when another part of
+        the bench (a monitor of several streams) observes and checks the transfers."""
+        rising, ready, pause = RisingEdge(self.clk), self.ready, self.pause
+        while True:
+            ready.value = int(pause is None or not next(pause))
+            await rising
 
     async def recv(self):
         """``(word, clock)`` of the next transfer (waits for it); re-raises a rule break."""

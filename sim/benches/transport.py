@@ -13,23 +13,10 @@ import cocotb
 
 from spikefab.firmware.transport import Transport
 
-from .streams import StreamSink, StreamSource
+from .streams import StreamSink, StreamSource, chance
 
 
-__all__ = ["CocotbTransport", "chance"]
-
-
-def chance(p, rng):
-    """An endless iterator of booleans, each true with probability ``p`` (a pause
-    generator); ``None`` for ``p = 0``."""
-    if not p:
-        return None
-
-    def gen():
-        r = rng.random
-        while True:
-            yield r() < p
-    return gen()
+__all__ = ["CocotbTransport"]
 
 
 class CocotbTransport(Transport):
