@@ -281,9 +281,10 @@ def route_entry_layout(mp: MeshParams, p: CoreParams):
 
 
 def ext_in_layout(mp: MeshParams, p: CoreParams):
-    """External AER input: one spike on ``axon`` of core (``x``, ``y``), integrated at the next
-    step the array computes."""
-    return data.StructLayout({**_core_xy(mp), "axon": unsigned(p.axon_bits)})
+    """External AER input (an ``EVENT`` command, as the array's edge port takes it): ``event``
+    (:func:`axon_event_layout`) for core (``x``, ``y``), integrated ``event.delay`` steps after
+    the next step the array computes."""
+    return data.StructLayout({**_core_xy(mp), "event": axon_event_layout(p)})
 
 
 def ext_out_layout(mp: MeshParams, p: CoreParams):

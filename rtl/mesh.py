@@ -593,9 +593,7 @@ class _Control:
         self.packets_out = Signal(32)
         self.status = Signal(STATUS_BITS)
         self.bad_cmd = Signal()
-        self.ext_in = stream.Signature(data.StructLayout({
-            "x": unsigned(mp.x_bits), "y": unsigned(mp.y_bits),
-            "event": layouts.axon_event_layout(p)})).flip().create()
+        self.ext_in = stream.Signature(layouts.ext_in_layout(mp, p)).flip().create()
         self.counters = Signal(counters_layout())
         m.d.comb += [self.counters.step.eq(self.step),
                      self.counters.cycles.eq(self.last_cycles),
