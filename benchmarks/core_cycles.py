@@ -26,7 +26,7 @@ from spikefab.rtl.image import CoreImage
 from spikefab.rtl.neuron import DATAPATHS
 from spikefab.rtl.params import CoreParams
 from spikefab.sim.golden import CoreModel
-from spikefab.sim.runner import Stimulus, build_core, run_core_rtl
+from spikefab.sim.runner import Stimulus, build_blank, run_bench
 
 ROOT = Path(__file__).resolve().parent
 SWEEP = [0, 1, 2, 4, 8, 16, 32]
@@ -38,7 +38,7 @@ def sweep(params, rng):
     inputs = []
     for k in SWEEP:
         inputs += [rng.integers(0, params.axons, k).tolist() for _ in range(STEPS_PER_POINT)]
-    (trace,) = run_core_rtl([(img, inputs, len(inputs), Stimulus(readback=False))], "verilator")
+    (trace,) = run_bench([(img, inputs, len(inputs), Stimulus(readback=False))], "verilator")
     cycles = np.asarray(trace.meta["cycles"], dtype=float)
     events = np.array([len(e) for e in inputs], dtype=float)
     a, b = np.polyfit(events, cycles, 1)
@@ -51,9 +51,9 @@ def sim_speed(params, rng, steps):
     inputs = [rng.integers(0, params.axons, rng.poisson(4)).tolist() for _ in range(steps)]
     out = {}
     for sim in ("verilator", "icarus"):
-        build_core(params, sim)                     # builds are not timed
+        build_blank(CoreImage(params), sim)                     # builds are not timed
         t0 = time.perf_counter()
-        (tr,) = run_core_rtl([(img, inputs, steps, Stimulus(readback=False))], sim)
+        (tr,) = run_bench([(img, inputs, steps, Stimulus(readback=False))], sim)
         out[sim] = {"seconds": time.perf_counter() - t0, "clocks": int(sum(tr.meta["cycles"]))}
     t0 = time.perf_counter()
     reps = 20

@@ -195,10 +195,10 @@ BUILD_ROOT = "build/sim"    # --build-root: another folder times the builds from
 
 def timed_build(mp, p):
     """Build (or find in the cache) the design of ``mp``, ``p``, timing it the first time."""
-    from spikefab.sim.runner import build_mesh
+    from spikefab.sim.runner import blank_network, build_blank
     key = (f"{mp.width}×{mp.height} N={p.neurons} FIFO {mp.fifo_depth}")
     t0 = time.perf_counter()
-    bdir = build_mesh(mp, p, SIMULATOR, root=BUILD_ROOT)
+    bdir = build_blank(blank_network(mp, p), SIMULATOR, root=BUILD_ROOT)
     BUILDS.setdefault(key, time.perf_counter() - t0)
     return bdir
 
@@ -206,7 +206,7 @@ def timed_build(mp, p):
 def run_cases(cases, bar):
     """Run cases (dicts with mesh, params, k, f, pattern, seed) of one design in one
     simulator process; fill in the measured clocks and the traffic."""
-    from spikefab.sim.runner import Stimulus, run_mesh_rtl
+    from spikefab.sim.runner import Stimulus, run_bench
     timed_build(cases[0]["mesh"], cases[0]["params"])
     jobs = []
     for case in cases:
@@ -215,7 +215,7 @@ def run_cases(cases, bar):
         case.update(traffic(case["mesh"], dest))
         case["_net"] = net
         jobs.append((net, [], STEPS, Stimulus(readback=False)))
-    traces = run_mesh_rtl(jobs, SIMULATOR, root=BUILD_ROOT)
+    traces = run_bench(jobs, SIMULATOR, root=BUILD_ROOT)
     for case, (net, *_), got in zip(cases, jobs, traces):
         mp, p, k = case["mesh"], case["params"], case["k"]
         spk = got.spikes.reshape(STEPS, mp.cores, p.neurons).sum(2)
@@ -277,8 +277,9 @@ if cocotb is not None:
         runs: per clock, packet offered (``i_pkt.valid``), core ready for an event
         (``core.events.ready``), packet delivered."""
         from cocotb.triggers import ReadOnly, RisingEdge
+        from spikefab.firmware.host import Host
         from spikefab.sim.benches import mesh_bench as mb
-        from spikefab.sim.network import decode_network_inputs
+        from spikefab.sim.benches.jobs import BenchTB
 
         async def sample(mp, log):
             tiles = []
@@ -289,40 +290,30 @@ if cocotb is not None:
             while True:
                 await RisingEdge(dut.clk)
                 await ReadOnly()
-                if dut.idle.value == 0:
+                if dut.running.value == 1 or dut.start_req.value == 1:
                     log.append([int(s.value) for tile in tiles for s in tile])
 
         job_dir = Path(os.environ["SPIKEFAB_JOBS"])
         jobs = json.loads((job_dir / "jobs.json").read_text())
-        tb = None
+        tb = BenchTB(dut)
         for j, job in enumerate(jobs):
-            net = NetworkImage.load(job_dir / job["image"])
-            with np.load(job_dir / job["inputs"]) as z:
-                inputs = decode_network_inputs({k: z[k] for k in z.files})
-            if tb is None:
-                tb = mb.MeshTB(dut, net.mesh, net.params)
+            net, inputs = mb.load_job(job_dir, job)
             log = []
             task = cocotb.start_soon(sample(net.mesh, log))
-            trace = await mb.run_job(tb, net, inputs, job["steps"], job["stimulus"])
+            trace = await mb.run_job(tb, net, inputs, job["steps"], job["stimulus"], False)
             task.cancel()
             trace.save(job_dir / job["trace"])
             np.save(job_dir / f"probe{j}.npy", np.array(log, np.int8).reshape(len(log), -1))
-            # then steps back to back: ``start`` held high, so each step starts as soon as
-            # the last one has reached its barrier; clocks from barrier to barrier, and the
-            # clocks the array counted for each of those steps (``last_cycles``)
-            dut.start.value = 1
-            clock, dones, counted, after_done = 0, [], [], False
-            while len(counted) < BACK_TO_BACK + 1:
-                await RisingEdge(dut.clk)
-                await ReadOnly()
-                clock += 1
-                if after_done:
-                    counted.append(int(dut.last_cycles.value))
-                after_done = dut.done.value == 1
-                if after_done:
-                    dones.append(clock)
-            await RisingEdge(dut.clk)
-            dut.start.value = 0
+            # then steps back to back: one STEP command of several steps, so each step starts
+            # as soon as the last one has reached its barrier; clocks from DONE record to
+            # DONE record, and the clocks the array counted for each of those steps
+            host = Host.for_image(tb.transport, net)
+            await tb.transport.send([host.codec.step(BACK_TO_BACK + 1)])
+            dones, counted = [], []
+            for _ in range(BACK_TO_BACK + 1):
+                res = await host.collect_step()
+                dones.append(tb.transport.last_cycle)
+                counted.append(res.counters.cycles)
             (job_dir / f"b2b{j}.json").write_text(json.dumps(
                 {"periods": np.diff(dones).tolist(), "counted": counted[1:]}))
 

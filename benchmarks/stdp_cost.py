@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams
-from spikefab.sim.runner import Stimulus, run_core_rtl
+from spikefab.sim.runner import Stimulus, run_bench
 
 ROOT = Path(__file__).resolve().parent
 
@@ -51,12 +51,12 @@ def measure(p):
     inputs = []
     for k in ks:
         inputs += [sorted(rng.choice(p.axons, k, replace=False).tolist()) for _ in range(3)]
-    (pre,) = run_core_rtl([(image(p, 0), inputs, len(inputs), Stimulus(readback=False))],
+    (pre,) = run_bench([(image(p, 0), inputs, len(inputs), Stimulus(readback=False))],
                           "verilator")
     pre_k = [len(e) for e in inputs]
     ms = [0, 1, 2, 4, 8]
     jobs = [(image(p, m), [[] for _ in range(3)], 3, Stimulus(readback=False)) for m in ms]
-    posts = run_core_rtl(jobs, "verilator")
+    posts = run_bench(jobs, "verilator")
     post_m = [m for m in ms for _ in range(3)]
     post_cycles = [c for tr in posts for c in tr.meta["cycles"]]
     # the first step of a post job has no post trace yet but costs the same; all included

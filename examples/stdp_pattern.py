@@ -225,11 +225,11 @@ def run_rtl(result, simulator, phases=("learn",), chunk=500):
     starts from exactly the state the RTL ended in (that state is part of the compared
     trace). Returns ``(divergences, simulation seconds, build seconds, steps,
     {phase: clocks of each step})``."""
-    from spikefab.sim.runner import Stimulus, build_core, run_core_rtl
+    from spikefab.sim.runner import Stimulus, build_blank, run_bench
     p = result["params"]
     t0 = time.time()
     print(f"building the core for {simulator} (cached after the first time) ...", flush=True)
-    build_core(p, simulator)
+    build_blank(CoreImage(p), simulator)
     t_build = time.time() - t0
     jobs = []
     for ph in result["phases"]:
@@ -248,8 +248,8 @@ def run_rtl(result, simulator, phases=("learn",), chunk=500):
     t1 = time.time()
     with tqdm(total=steps, desc=f"{simulator}", unit="step") as bar:
         for name, a, img, inputs, expected in jobs:
-            got, = run_core_rtl([(img, inputs, len(inputs), Stimulus(readback=False))],
-                                simulator)
+            got, = run_bench([(img, inputs, len(inputs), Stimulus(readback=False))],
+                             simulator)
             div = first_divergence(expected, got)
             if div is not None:
                 divergences.append(f"{name} phase, steps from {a}: {div}")

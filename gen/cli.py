@@ -159,18 +159,18 @@ def _load_image(path):
 def _run_image(image, inputs, steps, sim, *, backpressure=0.0, gaps=0.0, seed=0,
                progress=True):
     from ..rtl.netimage import NetworkImage
-    from ..sim.runner import Stimulus, run_core_rtl, run_mesh_rtl
+    from ..sim.runner import Stimulus, run_bench
     stim = Stimulus(gap_prob=gaps, backpressure=backpressure, seed=seed)
     if isinstance(image, NetworkImage):
         if sim == "golden":
             from ..sim.network import NetworkModel
             return NetworkModel(image).run(inputs, steps, progress=progress).trace
-        (trace,) = run_mesh_rtl([(image, inputs, steps, stim)], sim)
+        (trace,) = run_bench([(image, inputs, steps, stim)], sim)
         return trace
     if sim == "golden":
         from ..sim.golden import CoreModel
         return CoreModel(image).run(inputs, steps, progress=progress)
-    (trace,) = run_core_rtl([(image, inputs, steps, stim)], sim)
+    (trace,) = run_bench([(image, inputs, steps, stim)], sim)
     return trace
 
 

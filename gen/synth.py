@@ -691,11 +691,10 @@ def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeo
     :class:`SynthReport` (``mesh`` set to the array's parameters).
 
     The array is ``Mesh(net_image)``: every tile (core, fan-out unit and routing table),
-    every router, the step barrier and the configuration port, with every memory
-    initialised from the image. The harness drives and observes all of the array's ports:
-    ``ext_in``, ``ext_out``, ``cfg``, ``cfg_rdata``, ``start``, ``free_run``, ``period``,
-    ``idle``, ``done``, ``step``, ``last_cycles``, ``packets_in``, ``packets_out`` and
-    ``status``. The cores' trace ports must be off (``CoreParams(trace_port=False)``):
+    every router, the step barrier and the host interface (command decoder and reply
+    arbiter), with every memory initialised from the image. The harness drives and observes
+    all of the array's ports: the host interface (``host.cmd``, ``host.reply``), ``free_run``
+    and ``period``. The cores' trace ports must be off (``CoreParams(trace_port=False)``):
     they exist only for simulation, and would add a wide output per core.
 
     The other parameters, the files written and the exceptions are those of

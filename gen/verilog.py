@@ -12,7 +12,8 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from ..rtl import layouts
-from ..rtl.core import NeuronCore
+from ..rtl import host
+from ..rtl.top import top_for
 from ..rtl.image import CoreImage
 from ..rtl.layouts import Reg, Region
 from ..rtl.neuron import DATAPATHS
@@ -26,6 +27,20 @@ __all__ = ["generate", "generate_mesh", "manifest", "mesh_manifest"]
 def _layout_doc(layout):
     return [{"name": str(k), "offset": off, "width": w, "signed": s}
             for k, off, w, s in layouts.field_specs(layout)]
+
+
+def _host_layouts(mp, p):
+    """The host interface's formats (leaves of nested fields under dotted names) and codes."""
+    def leaves(layout):
+        return [{"name": k, "offset": off, "width": w, "signed": s}
+                for k, off, w, s in layouts.leaf_specs(layout)]
+    return {
+        "host_command": leaves(host.host_command_layout(mp, p)),
+        "host_reply": leaves(host.host_reply_layout(mp, p)),
+        "host_codes": {"op": {o.name: int(o) for o in host.Op},
+                       "kind": {k.name: int(k) for k in host.Kind},
+                       "error": {e.name: int(e) for e in host.Error}},
+    }
 
 
 def _ports(component):
@@ -49,7 +64,7 @@ def _written(paths):
     return sorted(p.name for p in paths.values())
 
 
-def manifest(config: Config, image: CoreImage, component: NeuronCore):
+def manifest(config: Config, image: CoreImage, component):
     """The resolved parameters, formats and address map of a generated core (a JSON dict)."""
     p = image.params
     return {
@@ -75,6 +90,7 @@ def manifest(config: Config, image: CoreImage, component: NeuronCore):
             "syn_word": _layout_doc(layouts.syn_word_layout(p)),
             "param_word": _layout_doc(layouts.param_layout(p)),
             "state_word": _layout_doc(layouts.state_layout(p)),
+            **_host_layouts(host.core_mesh(p), p),
         },
         "address_map": {
             "index_bits": layouts.cfg_index_bits(p),
@@ -112,13 +128,15 @@ def mesh_manifest(config: Config, image, component):
         "route_ptr": _layout_doc(layouts.route_ptr_layout(mp)),
         "route_entry": _layout_doc(layouts.route_entry_layout(mp, p)),
         "mesh_cfg": _layout_doc(layouts.mesh_cfg_layout(mp, p)),
+        **_host_layouts(mp, p),
     })
     man["address_map"].update({
         "index_bits": layouts.mesh_cfg_index_bits(mp, p),
         "data_bits": layouts.mesh_cfg_data_bits(mp, p),
         "region_depths": {r.name: d for r, d in layouts.mesh_region_depths(mp, p).items()},
     })
-    man["edge_port"] = "west side of router (0, 0): ext_in enters, ext_out leaves"
+    man["edge_port"] = ("west side of router (0, 0): EVENT commands enter, exit packets "
+                        "leave as SPIKE replies")
     return man
 
 
@@ -126,7 +144,6 @@ def generate_mesh(config: Config, out_dir, image=None):
     """An array (``config.mesh``): write ``<name>.v`` (every memory initialised from the
     network image, or from default cores and empty routing tables), ``image.npz`` (the network
     image) and ``manifest.json``. Returns the paths."""
-    from ..rtl.mesh import Mesh
     from ..rtl.netimage import NetworkImage
     mp = config.mesh
     if image is None:
@@ -146,7 +163,7 @@ def generate_mesh(config: Config, out_dir, image=None):
                           "generate with all-zero weights and write them through the cfg port")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mesh = Mesh(image)
+    mesh = top_for(image)
     text = verilog.convert(mesh, name=config.build.name, emit_src=False)
     paths = {"verilog": out / f"{config.build.name}.v"}
     paths["verilog"].write_text(text)
@@ -193,7 +210,7 @@ def generate(config: Config, out_dir, image: CoreImage = None):
             f"(region SYN), or use core.syn_memory = 'block'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    core = NeuronCore(image)
+    core = top_for(image)
     text = verilog.convert(core, name=config.build.name, emit_src=False)
     paths = {"verilog": out / f"{config.build.name}.v"}
     paths["verilog"].write_text(text)

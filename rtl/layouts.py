@@ -19,7 +19,7 @@ __all__ = [
     "param_layout", "state_layout", "syn_word_layout", "acc_word_layout",
     "cfg_command_layout", "Region", "Reg", "region_depths", "cfg_index_bits", "cfg_data_bits", "cfg_address",
     "xtrace_layout", "ytrace_layout", "BASE_REGS", "STDP_REGS", "core_regs", "reg_shape",
-    "pack", "unpack", "field_specs",
+    "pack", "unpack", "field_specs", "leaf_specs", "word_decoder",
     "mesh_coord_bits", "packet_layout", "spike_payload_layout", "spike_packet_layout",
     "route_ptr_layout", "route_entry_layout", "ext_in_layout", "ext_out_layout",
     "mesh_region_depths", "mesh_cfg_index_bits", "mesh_cfg_data_bits", "mesh_cfg_layout",
@@ -281,9 +281,10 @@ def route_entry_layout(mp: MeshParams, p: CoreParams):
 
 
 def ext_in_layout(mp: MeshParams, p: CoreParams):
-    """External AER input: one spike on ``axon`` of core (``x``, ``y``), integrated at the next
-    step the array computes."""
-    return data.StructLayout({**_core_xy(mp), "axon": unsigned(p.axon_bits)})
+    """External AER input (an ``EVENT`` command, as the array's edge port takes it): ``event``
+    (:func:`axon_event_layout`) for core (``x``, ``y``), integrated ``event.delay`` steps after
+    the next step the array computes."""
+    return data.StructLayout({**_core_xy(mp), "event": axon_event_layout(p)})
 
 
 def ext_out_layout(mp: MeshParams, p: CoreParams):
@@ -335,31 +336,86 @@ def field_specs(layout):
     return specs
 
 
+def leaf_specs(layout, prefix="", base=0):
+    """``[(key, offset, width, signed)]`` of every leaf field of a layout, nested struct and
+    union layouts opened: a leaf of a nested layout is named by its dotted path
+    (``"addr.region"``, ``"arg.event.axon"``); offsets count from bit 0 of the outer word.
+    Each member of a union is listed (they overlap)."""
+    specs = []
+    for key, field in layout:
+        name = f"{prefix}{key}"
+        if isinstance(field.shape, (data.StructLayout, data.UnionLayout)):
+            specs += leaf_specs(field.shape, f"{name}.", base + field.offset)
+        else:
+            shape = Shape.cast(field.shape)
+            specs.append((name, base + field.offset, shape.width, shape.signed))
+    return specs
+
+
+def _flatten(fields, prefix=""):
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (nested dicts of values to dotted keys)."""
+    flat = {}
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}" if prefix or not isinstance(key, int) else key] = value
+    return flat
+
+
+def _column(key, value, width, is_signed, count):
+    if np.ndim(value) == 0:
+        vals = [int(value)]
+    else:
+        vals = [int(x) for x in np.asarray(value).reshape(-1).tolist()]
+        if count != 1 and len(vals) not in (1, count):
+            raise ValueError(f"field {key!r} has {len(vals)} values, expected {count}")
+    lo = -(1 << (width - 1)) if is_signed else 0
+    hi = (1 << (width - 1)) - 1 if is_signed else (1 << width) - 1
+    if vals and (min(vals) < lo or max(vals) > hi):
+        raise ValueError(f"field {key!r} holds a value outside {lo}..{hi}")
+    return vals
+
+
+def _pack_columns(layout, fields, prefix, base, columns):
+    """Collect ``(values, offset, mask)`` columns of ``layout``'s fields from flat ``fields``
+    (dotted keys). A nested field may be given whole (one unsigned value) or leaf by leaf;
+    of a union, only the members given are packed (none given: 0)."""
+    union = isinstance(layout, data.UnionLayout)
+    for key, field in layout:
+        name = f"{prefix}{key}" if prefix or not isinstance(key, int) else key
+        nested = isinstance(field.shape, (data.StructLayout, data.UnionLayout))
+        if name in fields:
+            shape = Shape.cast(field.shape)
+            columns.append((name, fields[name], base + field.offset, shape.width, shape.signed))
+        elif nested and any(isinstance(k, str) and k.startswith(f"{name}.") for k in fields):
+            _pack_columns(field.shape, fields, f"{name}.", base + field.offset, columns)
+        elif union or (nested and isinstance(field.shape, data.UnionLayout)):
+            continue                # a union member (or a whole union) not given: 0
+        else:
+            raise KeyError(f"field {name!r} of the layout is missing")
+
+
 def pack(layout, fields):
     """Pack fields into integer words through ``layout``.
 
     ``fields`` maps each field name (or array index) of the layout to an integer or a
     sequence/array of integers (one per word; a scalar applies to every word); signed fields
-    take negative values. Returns a list of Python ``int`` words (words may be wider than 64
-    bits). A value outside its field's range raises ``ValueError``.
+    take negative values. A nested layout's field is given whole (one unsigned value), as a
+    nested dict, or leaf by leaf with dotted keys (``{"addr.region": 1, "addr.index": 5}``);
+    of a union only the member given is packed. Returns a list of Python ``int`` words
+    (words may be wider than 64 bits). A value outside its field's range raises
+    ``ValueError``, a missing field ``KeyError``.
     """
+    flat = _flatten(fields)
+    raw = []
+    _pack_columns(layout, flat, "", 0, raw)
     columns = []
     count = 1
-    for key, offset, width, is_signed in field_specs(layout):
-        if key not in fields:
-            raise KeyError(f"field {key!r} of the layout is missing")
-        value = fields[key]
-        if np.ndim(value) == 0:
-            vals = [int(value)]
-        else:
-            vals = [int(x) for x in np.asarray(value).reshape(-1).tolist()]
-            if count != 1 and len(vals) not in (1, count):
-                raise ValueError(f"field {key!r} has {len(vals)} values, expected {count}")
+    for key, value, offset, width, is_signed in raw:
+        vals = _column(key, value, width, is_signed, count)
+        if len(vals) != 1:
             count = max(count, len(vals))
-        lo = -(1 << (width - 1)) if is_signed else 0
-        hi = (1 << (width - 1)) - 1 if is_signed else (1 << width) - 1
-        if vals and (min(vals) < lo or max(vals) > hi):
-            raise ValueError(f"field {key!r} holds a value outside {lo}..{hi}")
         columns.append((vals, offset, (1 << width) - 1))
     words = [0] * count
     for vals, offset, mask in columns:
@@ -372,13 +428,34 @@ def pack(layout, fields):
 
 
 def unpack(layout, words):
-    """Unpack integer words into ``{field: np.ndarray of int64}`` through ``layout``."""
+    """Unpack integer words into ``{field: np.ndarray of int64}`` through ``layout``: every
+    top-level field (a nested one as one unsigned value) and, for nested layouts, every leaf
+    under its dotted name (see :func:`leaf_specs`)."""
     words = [int(w) for w in np.asarray(words, dtype=object).reshape(-1)]
     out = {}
-    for key, offset, width, is_signed in field_specs(layout):
+    specs = field_specs(layout)
+    specs += [s for s in leaf_specs(layout) if s[0] not in {k for k, *_ in specs}]
+    for key, offset, width, is_signed in specs:
         mask = (1 << width) - 1
         vals = [(w >> offset) & mask for w in words]
         if is_signed:
             vals = [v - (1 << width) if v >> (width - 1) else v for v in vals]
         out[key] = np.array(vals, dtype=np.int64)
     return out
+
+
+def word_decoder(layout):
+    """A fast function ``word -> {leaf: int}`` for one word at a time (every leaf of
+    :func:`leaf_specs`, dotted names for nested fields): what a bench calls per clock."""
+    specs = [(k, off, (1 << w) - 1, (1 << (w - 1)) if s else 0, 1 << w)
+             for k, off, w, s in leaf_specs(layout)]
+
+    def decode(word):
+        out = {}
+        for key, off, mask, sign, span in specs:
+            v = (word >> off) & mask
+            if sign and v & sign:
+                v -= span
+            out[key] = v
+        return out
+    return decode

@@ -33,16 +33,29 @@ from .core import NeuronCore
 from .image import CoreImage
 from .layouts import Region
 from .netimage import NetworkImage, RouteTable
-from .params import STEP_BITS
+from .params import CoreParams, MeshParams, ParamError, STEP_BITS, check_int
+from .host import (ERROR_BITS, Error, HostInterface, Kind, Op, OP_BITS, RUN_BITS, STATUS_BITS,
+                   address_ok, counters_layout, host_region_depths, host_reply_layout)
+from .reply_arbiter import ReplyArbiter
 from .router import Port, XYRouter
 
 
 __all__ = ["FanOut", "Tile", "Mesh", "STATUS_BITS"]
 
 
-#: Bits of :attr:`Mesh.status`: 0 a router saw a destination outside the mesh; 1 a tile got a
-#: packet that was not for its core (dropped); 2 a configuration address was out of range.
-STATUS_BITS = 3
+def _check_tile_args(mesh, params, route, x, y):
+    """The checks of :class:`FanOut` and :class:`Tile`, in the house style."""
+    if not isinstance(mesh, MeshParams):
+        raise ParamError(f"mesh must be a MeshParams, not {mesh!r}")
+    if not isinstance(params, CoreParams):
+        raise ParamError(f"params must be a CoreParams, not {params!r}")
+    if not isinstance(route, RouteTable):
+        raise ParamError(f"route must be a RouteTable, not {route!r}")
+    if route.mesh != mesh or route.params != params:
+        raise ParamError("route must be a RouteTable of the same mesh and core parameters, "
+                         "not of another design")
+    check_int("x", x, 0, mesh.width - 1)
+    check_int("y", y, 0, mesh.height - 1)
 
 
 def _table_cfg_signature(mp, p):
@@ -74,7 +87,8 @@ class FanOut(wiring.Component):
         offered. A read's ``rdata`` is valid the clock after ``en``.
     """
 
-    def __init__(self, mesh, params, route: RouteTable, x, y):
+    def __init__(self, *, mesh, params, route, x, y):
+        _check_tile_args(mesh, params, route, x, y)
         self._mp, self._p, self._route = mesh, params, route
         self._x, self._y = x, y
         super().__init__({
@@ -185,7 +199,10 @@ class Tile(wiring.Component):
     trace : the core's trace port (when ``params.trace_port``).
     """
 
-    def __init__(self, mesh, core_image: CoreImage, route: RouteTable, x, y):
+    def __init__(self, *, mesh, core_image, route, x, y):
+        if not isinstance(core_image, CoreImage):
+            raise ParamError(f"core_image must be a CoreImage, not {core_image!r}")
+        _check_tile_args(mesh, core_image.params, route, x, y)
         self._mp, self._img, self._route = mesh, core_image, route
         self._x, self._y = x, y
         p = self._p = core_image.params
@@ -208,7 +225,8 @@ class Tile(wiring.Component):
         m = Module()
         mp, p = self._mp, self._p
         m.submodules.core = core = NeuronCore(self._img)
-        m.submodules.fanout = fan = FanOut(mp, p, self._route, self._x, self._y)
+        m.submodules.fanout = fan = FanOut(mesh=mp, params=p, route=self._route,
+                                           x=self._x, y=self._y)
 
         # --- packets in: to the core's event input --------------------------------------------
         pk = self.i_pkt.payload
@@ -287,10 +305,31 @@ class Tile(wiring.Component):
 
 
 class Mesh(wiring.Component):
-    """The array: ``width`` x ``height`` tiles on a mesh of XY routers.
+    """The array: ``width`` x ``height`` tiles on a mesh of XY routers, behind the host
+    interface (:mod:`~spikefab.rtl.host`).
 
-    The external AER ports sit at the west side of router (0, 0): input enters its west
-    input, and packets whose routing entry is an exit leave through its west output.
+    The external AER ports sit at the west side of router (0, 0): ``EVENT`` commands enter
+    its west input, and packets whose routing entry is an exit leave through its west output
+    as ``SPIKE`` records.
+
+    Host commands (see ``docs/host_interface.md``):
+
+    * ``WRITE``/``READ``: every core's memories and registers and its routing table (regions
+      of :func:`~spikefab.rtl.layouts.mesh_region_depths`), one read at a time;
+    * ``EVENT``: an external spike to ``axon`` of core (x, y), integrated ``delay`` steps
+      after the next step the array computes (the benches use ``delay = 0``);
+    * ``STEP``: ``steps`` steps, each started when the last one's barrier is reached and its
+      ``DONE`` record has entered the reply stream; ``SPIKE`` records ``(step, x, y,
+      neuron)``, one per exit entry of a neuron that fired, all before the step's ``DONE``;
+    * ``COUNTERS``: steps completed, clocks of the last step (start to barrier), packets
+      injected (fan-out units and events) and delivered (to cores and to the reply stream)
+      since reset, and the sticky status bits (:data:`~spikefab.rtl.host.STATUS_ROUTE`,
+      :data:`~spikefab.rtl.host.STATUS_PACKET`, :data:`~spikefab.rtl.host.STATUS_COMMAND`).
+
+    Commands other than ``COUNTERS`` are taken only while no step runs, waits to start or
+    waits for its ``DONE`` record to leave: a ``STEP`` command's run ends before the next
+    command takes effect. A refused command (unknown op, a core outside the mesh, an address
+    past its region) gives one ``ERROR`` record and changes nothing.
 
     Parameters
     ----------
@@ -299,35 +338,13 @@ class Mesh(wiring.Component):
 
     Members
     -------
-    ext_in : In(stream(ext_in_layout))
-        External input spikes ``(x, y, axon)``, integrated at the next step the array
-        computes. Not taken while a step start waits for the network to drain.
-    ext_out : Out(stream(ext_out_layout))
-        ``(step, x, y, neuron)``: one record per exit entry of a neuron that fired at
-        ``step``. All records of a step leave before the step ends.
-    start : In(1)
-        Request the next step (a pulse; also taken while a step runs, then it starts
-        right after).
+    host : In(HostInterface.Signature(mesh, params))
     free_run : In(1), period : In(32)
-        While ``free_run`` is high, a step is requested every ``period`` clocks (measured from
-        the previous step's start; a step longer than the period starts the next one at once).
-    idle : Out(1)
-        No step runs or waits to start.
-    done : Out(1)
-        One-clock pulse at the step barrier: every core finished, no packet in flight.
-    step : Out(32)
-        Steps completed since reset (the step being computed while one runs).
-    last_cycles : Out(32)
-        Clocks from the start of the last step to its barrier.
-    packets_in, packets_out : Out(32)
-        Packets injected (by fan-out units and ``ext_in``) and delivered (to cores and to
-        ``ext_out``) since reset; equal whenever the array is idle.
-    status : Out(STATUS_BITS)
-        Sticky flags, see :data:`STATUS_BITS`.
-    cfg : In(stream(mesh_cfg_layout)), cfg_rdata : Out(stream(data))
-        Configuration and read-back of every core's memories, registers and routing table;
-        taken only while idle, one read at a time. A command for a core outside the mesh
-        sets status bit 2 (a read returns 0).
+        The free-running timer: while ``free_run`` is high, a step is requested every
+        ``period`` clocks (measured from the previous step's start; a step longer than the
+        period starts the next one at once). Each step gives its ``DONE`` record as if
+        started by a ``STEP`` command; commands other than ``COUNTERS`` are taken between
+        steps.
     trace_<x>_<y> : Out(trace signature)
         Each core's trace port (only with ``params.trace_port``).
     """
@@ -339,15 +356,8 @@ class Mesh(wiring.Component):
         mp, p = self._mp, self._p = image.mesh, image.params
         NeuronCore.check_params(p)
         members = {
-            "ext_in": In(stream.Signature(layouts.ext_in_layout(mp, p))),
-            "ext_out": Out(stream.Signature(layouts.ext_out_layout(mp, p))),
-            "start": In(1), "free_run": In(1), "period": In(32),
-            "idle": Out(1), "done": Out(1),
-            "step": Out(STEP_BITS), "last_cycles": Out(32),
-            "packets_in": Out(32), "packets_out": Out(32),
-            "status": Out(STATUS_BITS),
-            "cfg": In(stream.Signature(layouts.mesh_cfg_layout(mp, p))),
-            "cfg_rdata": Out(stream.Signature(unsigned(layouts.mesh_cfg_data_bits(mp, p)))),
+            "host": In(HostInterface.Signature(mp, p)),
+            "free_run": In(1), "period": In(32),
         }
         if p.trace_port:
             for y in range(mp.height):
@@ -370,7 +380,8 @@ class Mesh(wiring.Component):
         for y in range(H):
             for x in range(W):
                 c = mp.core_index(x, y)
-                t = tiles[x, y] = Tile(mp, img.cores[c], img.routes[c], x, y)
+                t = tiles[x, y] = Tile(mesh=mp, core_image=img.cores[c], route=img.routes[c],
+                                       x=x, y=y)
                 r = routers[x, y] = XYRouter(
                     x=x, y=y, width=W, height=H, payload_shape=payload,
                     fifo_depth=mp.fifo_depth, edge_port=Port.WEST if (x, y) == (0, 0) else None)
@@ -390,12 +401,21 @@ class Mesh(wiring.Component):
                 if y + 1 < H:
                     wiring.connect(m, r.o_north, routers[x, y + 1].i_south)
                     wiring.connect(m, routers[x, y + 1].o_south, r.i_north)
-        edge = routers[0, 0]
         tile_list = [tiles[mp.core_xy(c)] for c in range(mp.cores)]
 
-        # --- step barrier -----------------------------------------------------------------------
-        running = Signal()
-        start_req = Signal()
+        m.submodules.arbiter = arb = ReplyArbiter(layout=host_reply_layout(mp, p), sources=4)
+        wiring.connect(m, arb.o, wiring.flipped(self.host.reply))
+        # reply sources, by priority: 0 the DONE record, 1 spikes, 2 read data, 3 COUNTERS
+        # or ERROR records
+        ctl = _Control(m, mp, p, tile_list, routers, arb)
+        self._barrier(m, mp, tile_list, routers, ctl)
+        self._commands(m, mp, p, tile_list, ctl)
+        return m
+
+    def _barrier(self, m, mp, tile_list, routers, ctl):
+        """The step barrier, the packet counters, the timer and the external ports."""
+        edge = routers[0, 0]
+        running, start_req, done_wait = ctl.running, ctl.start_req, ctl.done_wait
         done_seen = Signal(mp.cores)
         inflight = Signal(32)
         cycles = Signal(32)
@@ -404,112 +424,182 @@ class Mesh(wiring.Component):
         m.d.comb += all_idle.eq(Cat(t.idle for t in tile_list).all())
 
         # --- external ports ---------------------------------------------------------------------
-        ei = self.ext_in.payload
+        ei, spk = ctl.ext_in, ctl.arb.i[1]
         m.d.comb += [
-            edge.i_west.payload.x.eq(ei.x), edge.i_west.payload.y.eq(ei.y),
+            edge.i_west.payload.x.eq(ei.payload.x), edge.i_west.payload.y.eq(ei.payload.y),
             edge.i_west.payload.exit.eq(0),
-            edge.i_west.payload.payload.event.axon.eq(ei.axon),
-            edge.i_west.payload.payload.event.delay.eq(0),
-            edge.i_west.valid.eq(self.ext_in.valid & ~start_req),
-            self.ext_in.ready.eq(edge.i_west.ready & ~start_req),
+            edge.i_west.payload.payload.event.eq(ei.payload.event),
+            edge.i_west.valid.eq(ei.valid),
+            ei.ready.eq(edge.i_west.ready),
         ]
         src = edge.o_west.payload.payload.source
         m.d.comb += [
-            self.ext_out.valid.eq(edge.o_west.valid),
-            self.ext_out.payload.step.eq(self.step),
-            self.ext_out.payload.x.eq(src.x), self.ext_out.payload.y.eq(src.y),
-            self.ext_out.payload.neuron.eq(src.neuron),
-            edge.o_west.ready.eq(self.ext_out.ready),
+            spk.valid.eq(edge.o_west.valid),
+            spk.payload.kind.eq(Kind.SPIKE),
+            spk.payload.body.spike.step.eq(ctl.step),
+            spk.payload.body.spike.x.eq(src.x), spk.payload.body.spike.y.eq(src.y),
+            spk.payload.body.spike.neuron.eq(src.neuron),
+            edge.o_west.ready.eq(spk.ready),
         ]
 
         # --- packet accounting ------------------------------------------------------------------
-        ext_in_take = self.ext_in.valid & self.ext_in.ready
-        ext_out_take = self.ext_out.valid & self.ext_out.ready
+        ext_in_take = ei.valid & ei.ready
+        ext_out_take = spk.valid & spk.ready
         injected = [t.injected for t in tile_list] + [ext_in_take]
         delivered = [t.delivered for t in tile_list] + [ext_out_take]
         n_inj = _popcount(m, injected, "n_injected")
         n_del = _popcount(m, delivered, "n_delivered")
         m.d.sync += [
             inflight.eq(inflight + n_inj - n_del),
-            self.packets_in.eq(self.packets_in + n_inj),
-            self.packets_out.eq(self.packets_out + n_del),
+            ctl.packets_in.eq(ctl.packets_in + n_inj),
+            ctl.packets_out.eq(ctl.packets_out + n_del),
         ]
 
         # --- step control -----------------------------------------------------------------------
         fanouts_idle = Signal()
         m.d.comb += fanouts_idle.eq(~Cat(t.fanout_busy for t in tile_list).any())
-        cfg_busy = Signal()
-        m.d.comb += self.idle.eq(~running & ~start_req)
         with m.If(timer != (1 << 32) - 1):
             m.d.sync += timer.eq(timer + 1)
         # the request is registered and the launch follows it: asking 2 clocks ahead puts
         # launches exactly ``period`` clocks apart
-        with m.If((self.start | (self.free_run & (timer + 2 >= self.period))) & ~start_req):
-            m.d.sync += start_req.eq(1)
+        with m.If(~start_req):
+            with m.If(self.free_run & (timer + 2 >= self.period)):
+                m.d.sync += start_req.eq(1)
+            with m.Elif(ctl.remaining != 0):
+                m.d.sync += [start_req.eq(1), ctl.remaining.eq(ctl.remaining - 1)]
         launch = Signal()
-        m.d.comb += launch.eq(start_req & ~running & all_idle & (inflight == 0) & ~cfg_busy)
+        m.d.comb += launch.eq(start_req & ~running & ~done_wait & all_idle & (inflight == 0)
+                              & ~ctl.cfg_busy)
         for t in tile_list:
             m.d.comb += t.start.eq(launch)
         with m.If(launch):
             m.d.sync += [start_req.eq(0), running.eq(1), done_seen.eq(0), cycles.eq(0),
                          timer.eq(0)]
+        done = ctl.arb.i[0]
+        m.d.comb += [done.valid.eq(done_wait), done.payload.kind.eq(Kind.DONE),
+                     done.payload.body.counters.eq(ctl.counters)]
+        with m.If(done.valid & done.ready):
+            m.d.sync += done_wait.eq(0)
         with m.If(running):
             m.d.sync += [cycles.eq(cycles + 1),
                          done_seen.eq(done_seen | Cat(t.done for t in tile_list))]
             with m.If(done_seen.all() & fanouts_idle & (inflight == 0)):
-                m.d.comb += self.done.eq(1)
-                m.d.sync += [running.eq(0), self.step.eq(self.step + 1),
-                             self.last_cycles.eq(cycles + 1)]
+                m.d.sync += [running.eq(0), ctl.step.eq(ctl.step + 1),
+                             ctl.last_cycles.eq(cycles + 1), done_wait.eq(1)]
 
-        # --- configuration ----------------------------------------------------------------------
-        cmd = self.cfg.payload
-        inside = (cmd.core.x < W) & (cmd.core.y < H)
-        rd_busy = Signal()               # a read was sent; its answer has not left yet
-        rd_tile = Signal(range(mp.cores))
-        refused = Signal()               # a read of a core outside the mesh: answer 0
-        m.d.comb += cfg_busy.eq(rd_busy)
-        cfg_open = ~running & ~start_req & ~rd_busy
-        target = Signal(range(mp.cores))
-        m.d.comb += target.eq(cmd.core.y * W + cmd.core.x)
-        ready_any = Signal()
-        for c, t in enumerate(tile_list):
-            sel = inside & (target == c)
-            m.d.comb += [
-                t.cfg.payload.addr.eq(cmd.addr), t.cfg.payload.write.eq(cmd.write),
-                t.cfg.payload.data.eq(cmd.data),
-                t.cfg.valid.eq(self.cfg.valid & cfg_open & sel),
-            ]
-            with m.If(sel):
-                m.d.comb += ready_any.eq(t.cfg.ready)
-        with m.If(~inside):
-            m.d.comb += ready_any.eq(1)
-        m.d.comb += self.cfg.ready.eq(cfg_open & ready_any)
-        take = self.cfg.valid & self.cfg.ready
-        bad_cfg = Signal()
-        with m.If(take & ~inside):
-            m.d.sync += bad_cfg.eq(1)
-        with m.If(take & ~cmd.write):
-            m.d.sync += [rd_busy.eq(1), rd_tile.eq(target), refused.eq(~inside)]
-        rvalid = Signal()
-        rdata = Signal.like(self.cfg_rdata.payload)
-        with m.If(refused):
-            m.d.comb += [rvalid.eq(1), rdata.eq(0)]
-        for c, t in enumerate(tile_list):
-            active = rd_busy & ~refused & (rd_tile == c)
-            m.d.comb += t.cfg_rdata.ready.eq(active & self.cfg_rdata.ready)
-            with m.If(active):
-                m.d.comb += [rvalid.eq(t.cfg_rdata.valid), rdata.eq(t.cfg_rdata.payload)]
-        m.d.comb += [self.cfg_rdata.valid.eq(rd_busy & rvalid),
-                     self.cfg_rdata.payload.eq(rdata)]
-        with m.If(self.cfg_rdata.valid & self.cfg_rdata.ready):
-            m.d.sync += [rd_busy.eq(0), refused.eq(0)]
-
-        # --- status -----------------------------------------------------------------------------
-        m.d.comb += self.status.eq(Cat(
+        m.d.comb += ctl.status.eq(Cat(
             Cat(r.bad_dest for r in routers.values()).any(),
             Cat(t.bad_packet for t in tile_list).any(),
-            bad_cfg | Cat(t.bad_addr for t in tile_list).any()))
-        return m
+            ctl.bad_cmd | Cat(t.bad_addr for t in tile_list).any()))
+
+    def _commands(self, m, mp, p, tile_list, ctl):
+        """The command decoder and the configuration path to the tiles."""
+        W, H = mp.width, mp.height
+        cmd = self.host.cmd
+        op, core, arg = cmd.payload.op, cmd.payload.core, cmd.payload.arg
+        inside = (core.x < W) & (core.y < H)
+        is_cfg = (op == Op.WRITE) | (op == Op.READ)
+        addr_ok = address_ok(arg.cfg.addr.region, arg.cfg.addr.index,
+                             host_region_depths(mp, p))
+        error = Signal(ERROR_BITS)
+        with m.If(op > max(Op)):
+            m.d.comb += error.eq(Error.UNKNOWN_OP)
+        with m.Elif((is_cfg | (op == Op.EVENT)) & ~inside):
+            m.d.comb += error.eq(Error.BAD_CORE)
+        with m.Elif(is_cfg & ~addr_ok):
+            m.d.comb += error.eq(Error.BAD_ADDRESS)
+
+        rd_busy = Signal()               # a read was sent; its answer has not left yet
+        rd_tile = Signal(range(mp.cores))
+        m.d.comb += ctl.cfg_busy.eq(rd_busy)
+        idle = ~ctl.running & ~ctl.start_req & ~ctl.done_wait & (ctl.remaining == 0)
+        rec = ctl.arb.i[3]
+        open_ = idle & ~rd_busy & ~rec.valid     # commands other than COUNTERS may be taken
+        target = Signal(range(mp.cores))
+        m.d.comb += target.eq(core.y * W + core.x)
+        tile_ready = Signal()
+        cfg_go = open_ & (error == 0) & is_cfg
+        for c, t in enumerate(tile_list):
+            sel = target == c
+            m.d.comb += [
+                t.cfg.payload.addr.eq(arg.cfg.addr), t.cfg.payload.write.eq(op == Op.WRITE),
+                t.cfg.payload.data.eq(arg.cfg.data),
+                t.cfg.valid.eq(cmd.valid & cfg_go & sel),
+            ]
+            with m.If(sel):
+                m.d.comb += tile_ready.eq(t.cfg.ready)
+        ei = ctl.ext_in
+        m.d.comb += [ei.payload.x.eq(core.x), ei.payload.y.eq(core.y),
+                     ei.payload.event.eq(arg.event)]
+        with m.If(error != 0):
+            m.d.comb += cmd.ready.eq(open_)
+        with m.Elif(is_cfg):
+            m.d.comb += cmd.ready.eq(cfg_go & tile_ready)
+        with m.Elif(op == Op.EVENT):
+            m.d.comb += [ei.valid.eq(cmd.valid & open_), cmd.ready.eq(open_ & ei.ready)]
+        with m.Elif(op == Op.STEP):
+            m.d.comb += cmd.ready.eq(open_)
+            with m.If(cmd.valid & open_):
+                m.d.sync += ctl.remaining.eq(arg.run.steps)
+        with m.Else():                                  # COUNTERS
+            m.d.comb += cmd.ready.eq(~rec.valid)
+        take = cmd.valid & cmd.ready
+
+        # one record at a time: COUNTERS (live counters) or ERROR
+        rec_error = Signal()
+        err_code, err_op = Signal(ERROR_BITS), Signal(OP_BITS)
+        with m.If(take & ((error != 0) | (op == Op.COUNTERS))):
+            m.d.sync += [rec.valid.eq(1), rec_error.eq(error != 0), err_code.eq(error),
+                         err_op.eq(op)]
+        with m.If(take & (error != 0)):
+            m.d.sync += ctl.bad_cmd.eq(1)
+        with m.If(rec.valid & rec.ready):
+            m.d.sync += rec.valid.eq(0)
+        with m.If(rec_error):
+            m.d.comb += [rec.payload.kind.eq(Kind.ERROR), rec.payload.body.error.code.eq(err_code),
+                         rec.payload.body.error.op.eq(err_op)]
+        with m.Else():
+            m.d.comb += [rec.payload.kind.eq(Kind.COUNTERS),
+                         rec.payload.body.counters.eq(ctl.counters)]
+
+        # read data
+        with m.If(take & is_cfg & (error == 0) & (op == Op.READ)):
+            m.d.sync += [rd_busy.eq(1), rd_tile.eq(target)]
+        rd = ctl.arb.i[2]
+        m.d.comb += rd.payload.kind.eq(Kind.DATA)
+        for c, t in enumerate(tile_list):
+            active = rd_busy & (rd_tile == c)
+            m.d.comb += t.cfg_rdata.ready.eq(active & rd.ready)
+            with m.If(active):
+                m.d.comb += [rd.valid.eq(t.cfg_rdata.valid),
+                             rd.payload.body.data.eq(t.cfg_rdata.payload)]
+        with m.If(rd.valid & rd.ready):
+            m.d.sync += rd_busy.eq(0)
+
+
+class _Control:
+    """The registers shared by the parts of :class:`Mesh`'s elaboration."""
+
+    def __init__(self, m, mp, p, tile_list, routers, arb):
+        self.arb = arb
+        self.running = Signal()
+        self.start_req = Signal()
+        self.done_wait = Signal()           # the DONE record waits to enter the reply stream
+        self.cfg_busy = Signal()
+        self.remaining = Signal(RUN_BITS)   # steps of a STEP command not yet requested
+        self.step = Signal(STEP_BITS)
+        self.last_cycles = Signal(32)
+        self.packets_in = Signal(32)
+        self.packets_out = Signal(32)
+        self.status = Signal(STATUS_BITS)
+        self.bad_cmd = Signal()
+        self.ext_in = stream.Signature(layouts.ext_in_layout(mp, p)).flip().create()
+        self.counters = Signal(counters_layout())
+        m.d.comb += [self.counters.step.eq(self.step),
+                     self.counters.cycles.eq(self.last_cycles),
+                     self.counters.packets_in.eq(self.packets_in),
+                     self.counters.packets_out.eq(self.packets_out),
+                     self.counters.status.eq(self.status)]
 
 
 def _popcount(m, bits, name):

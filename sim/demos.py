@@ -46,7 +46,7 @@ def stdp_window_experiment(dts, simulator="verilator", regs=WINDOW_REGS):
     """Measure dw(dt) on the RTL and in the golden model; returns ``(dts, rtl_dw, golden_dw,
     closed_form_dw)`` as int arrays. Raises AssertionError if the RTL and the golden model
     differ anywhere (spikes, states, weights, traces) or a post spike is not where planned."""
-    from .runner import Stimulus, run_core_rtl
+    from .runner import Stimulus, run_bench
     dts = [int(d) for d in dts]
     jobs, golden = [], []
     for dt in dts:
@@ -56,7 +56,7 @@ def stdp_window_experiment(dts, simulator="verilator", regs=WINDOW_REGS):
         assert fired == [25 + dt], f"dt = {dt}: neuron 0 fired at {fired}, planned {25 + dt}"
         golden.append(g)
         jobs.append((img, inputs, steps, Stimulus(readback=False)))
-    rtl = run_core_rtl(jobs, simulator)
+    rtl = run_bench(jobs, simulator)
     for dt, g, r in zip(dts, golden, rtl):
         div = first_divergence(g, r)
         assert div is None, f"dt = {dt}: {div}"

@@ -1,9 +1,11 @@
-"""Run the generated Verilog of a core under Verilator or Icarus, through cocotb.
+"""Run the generated Verilog of a core or an array under Verilator or Icarus, through cocotb.
 
-:func:`run_core_rtl` is the one entry point used by the tests, the command line and the
-benchmarks: it emits the core's Verilog, builds it for the chosen simulator (cached per
-design), hands the cocotb bench a set of jobs (image, input spikes, stimulus options), and
-returns one :class:`~spikefab.sim.trace.Trace` per job, in the golden model's format.
+:func:`run_bench` is the one entry point used by the tests, the command line and the
+benchmarks: it emits the design's Verilog (the top that ``generate`` emits:
+:func:`spikefab.rtl.top.top_for`), builds it for the chosen simulator (cached per design),
+hands the cocotb bench a set of jobs (image, input spikes, stimulus options), and returns one
+:class:`~spikefab.sim.trace.Trace` per job, in the golden model's format. The benches drive
+the design only through the host API (``spikefab.firmware``).
 """
 
 import fcntl
@@ -24,8 +26,10 @@ from .inputs import encode_inputs
 from .trace import Trace
 
 
-__all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_core_verilog", "sim_models",
-           "build_core", "build_verilog", "new_run_dir", "run_cocotb", "run_core_rtl"]
+__all__ = ["SIMULATORS", "Stimulus", "simulator_env", "emit_verilog", "toplevel_for",
+           "sim_models", "blank_image", "blank_network", "build_design", "build_blank",
+           "build_verilog", "new_run_dir", "run_cocotb", "run_bench", "BenchJobsError",
+           "check_jobs"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "spikefab_core"
@@ -46,7 +50,9 @@ class Stimulus:
         Seed of the bench's own random choices (gaps, back-pressure).
     readback : bool
         After the run, read every state word and synapse word back over the
-        configuration port and compare with the trace's last step and the image.
+        host interface and compare with the trace's last step and the image.
+    timeout : int
+        Clocks a step may take before the bench fails the job (deadlock).
 
     On learning cores the bench reads the weights and both traces back over the
     configuration port after every step (``extra["weights"]`` [T, A, N], ``extra["x"]``
@@ -56,6 +62,7 @@ class Stimulus:
     backpressure: float = 0.0
     seed: int = 0
     readback: bool = True
+    timeout: int = 200_000
 
 
 def simulator_env():
@@ -73,13 +80,6 @@ def simulator_env():
     if venv_bin not in env["PATH"].split(os.pathsep):
         env["PATH"] = f"{venv_bin}{os.pathsep}{env['PATH']}"
     return env
-
-
-def emit_core_verilog(image: CoreImage, name=TOPLEVEL):
-    """The deterministic Verilog text of a core (memories initialised from ``image``)."""
-    from amaranth.back import verilog
-    from ..rtl.core import NeuronCore
-    return verilog.convert(NeuronCore(image), name=name, emit_src=False)
 
 
 #: Defines for Yosys's iCE40 cell library: Icarus 11 cannot parse its default port values.
@@ -124,15 +124,6 @@ BUILD_ARGS = {
 }
 
 
-def build_core(params: CoreParams, simulator, root="build/sim"):
-    """Emit and compile a core for a simulator, once per design; return the build folder
-    (see :func:`build_verilog`)."""
-    text = emit_core_verilog(CoreImage(params))
-    model_paths, defines = sim_models(params)
-    return build_verilog(text, simulator, toplevel=TOPLEVEL, models=model_paths,
-                         defines=defines, root=root)
-
-
 def build_verilog(text, simulator, *, toplevel, models=(), defines=None, root="build/sim"):
     """Compile Verilog ``text`` (top module ``toplevel``) for a simulator, once per design;
     return the build folder.
@@ -174,6 +165,9 @@ _TIME_ZERO_REG = re.compile(
     r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$", re.M)
 
 
+_CONST_ALWAYS = re.compile(r"^(\s*)always @\*\n(\s*[^\n;=]+ = \d+'[hbd][0-9a-fA-F_]+;)$", re.M)
+
+
 def icarus_time_zero_fix(text):
     """Make Icarus evaluate every combinational block at time 0.
 
@@ -184,9 +178,13 @@ def icarus_time_zero_fix(text):
     router the X then sustains itself (valid -> load -> grant -> valid) after reset. An
     ``initial #0`` write of the register raises the event. The logic is unchanged: the
     register drives nothing."""
-    return _TIME_ZERO_REG.sub(
+    text = _TIME_ZERO_REG.sub(
         lambda m: f"{m.group(1)}reg {m.group(2)} = 0;\n"
                   f"{m.group(1)}initial #0 {m.group(2)} = 1'h1;", text)
+    # a block that only assigns a constant (``always @* x[2:0] = 3'h0;``, as Yosys writes the
+    # constant bits of a partly driven signal) reads nothing, so Icarus never runs it: the
+    # bits stay X. It is the same as an initial assignment.
+    return _CONST_ALWAYS.sub(lambda m: f"{m.group(1)}initial\n{m.group(2)}", text)
 
 
 def _build(text, models, defines, simulator, bdir, toplevel):
@@ -248,104 +246,151 @@ def run_cocotb(bdir, simulator, *, toplevel, bench_module, run_dir, extra_env=No
                              f"log in {run_dir / 'sim.log'}:\n{log}")
 
 
-def run_core_rtl(jobs, simulator, *, root="build/sim", waves=False):
-    """Run one or more jobs on one design in a single simulator process.
-
-    Parameters
-    ----------
-    jobs : list of (CoreImage, inputs, steps, Stimulus)
-        All images must share the same ``CoreParams`` (one build).
-    simulator : ``"verilator"`` or ``"icarus"``
-
-    Returns
-    -------
-    list of Trace, one per job, with ``meta["cycles"]`` the clocks each step took.
-    """
-    params = jobs[0][0].params
-    for img, *_ in jobs:
-        if img.params != params:
-            raise ValueError("all jobs of one run must share the same CoreParams")
-    bdir = build_core(params, simulator, root)
-    run_dir = new_run_dir(bdir)
-    manifest = []
-    for k, (img, inputs, steps, stim) in enumerate(jobs):
-        img.save(run_dir / f"image{k}.npz")
-        np.savez(run_dir / f"inputs{k}.npz", **encode_inputs(inputs, steps))
-        manifest.append({"image": f"image{k}.npz", "inputs": f"inputs{k}.npz", "steps": steps,
-                         "trace": f"trace{k}.npz", "stimulus": stim.__dict__})
-    (run_dir / "jobs.json").write_text(json.dumps(manifest))
-    run_cocotb(bdir, simulator, toplevel=TOPLEVEL, bench_module=BENCH_MODULE, run_dir=run_dir,
-               extra_env={"SPIKEFAB_JOBS": str(run_dir)}, waves=waves)
-    traces = [Trace.load(run_dir / m["trace"]) for m in manifest]
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return traces
-
-
-# --- the many-core array -----------------------------------------------------------------------
-
-MESH_TOPLEVEL = "spikefab_mesh"
-MESH_BENCH_MODULE = "spikefab.sim.benches.mesh_bench"
-
-
-def emit_mesh_verilog(image, name=MESH_TOPLEVEL):
-    """The deterministic Verilog text of an array (memories initialised from ``image``)."""
+def emit_verilog(image, name=None):
+    """The deterministic Verilog text of the top of ``image`` (:func:`spikefab.rtl.top.top_for`:
+    a core behind its host adapter, or an array), every memory initialised from ``image``;
+    the module is named ``name`` (default :func:`toplevel_for`)."""
     from amaranth.back import verilog
-    from ..rtl.mesh import Mesh
-    return verilog.convert(Mesh(image), name=name, emit_src=False)
+    from ..rtl.top import top_for
+    return verilog.convert(top_for(image), name=name or toplevel_for(image), emit_src=False)
+
+
+def toplevel_for(image):
+    from ..rtl.netimage import NetworkImage
+    return MESH_TOPLEVEL if isinstance(image, NetworkImage) else TOPLEVEL
 
 
 def blank_network(mesh, params):
-    """A :class:`NetworkImage` of default cores and empty routing tables: what the benches
-    build (they load the real image over the configuration port, so one build serves every
-    image of the same parameters)."""
+    """A :class:`NetworkImage` of default cores and empty routing tables."""
     from ..rtl.netimage import NetworkImage
     return NetworkImage(mesh=mesh, cores=[CoreImage(params) for _ in range(mesh.cores)])
 
 
-def build_mesh(mesh, params, simulator, root="build/sim"):
-    """Emit and compile an array for a simulator, once per design; return the build folder."""
-    text = emit_mesh_verilog(blank_network(mesh, params))
-    model_paths, defines = sim_models(params)
-    return build_verilog(text, simulator, toplevel=MESH_TOPLEVEL, models=model_paths,
-                         defines=defines, root=root)
+def blank_image(image):
+    """The image the benches build when they load the real one over the host interface: of
+    the same parameters, all memories at their defaults (so one build serves every image)."""
+    from ..rtl.netimage import NetworkImage
+    if isinstance(image, NetworkImage):
+        return blank_network(image.mesh, image.params)
+    return CoreImage(image.params)
 
 
-def run_mesh_rtl(jobs, simulator, *, root="build/sim", waves=False):
-    """Run one or more jobs on one array design in a single simulator process.
+def build_design(image, simulator, root="build/sim"):
+    """Emit and compile the top of ``image`` for a simulator, once per design (see
+    :func:`build_verilog`); return the build folder."""
+    model_paths, defines = sim_models(image.params)
+    return build_verilog(emit_verilog(image), simulator, toplevel=toplevel_for(image),
+                         models=model_paths, defines=defines, root=root)
+
+
+def build_blank(image, simulator, root="build/sim"):
+    """:func:`build_design` of :func:`blank_image`: the build every loaded job of these
+    parameters shares."""
+    return build_design(blank_image(image), simulator, root)
+
+
+class BenchJobsError(AssertionError):
+    """Jobs of a run failed in the bench: every failed job's error, in job order
+    (``errors``: job index -> message); ``traces`` holds the traces of the jobs that ran
+    (None for the failed ones)."""
+
+    def __init__(self, simulator, errors, traces):
+        self.errors, self.traces = errors, traces
+        lines = [f"{simulator}, job {k}: {msg.strip()}" for k, msg in sorted(errors.items())]
+        super().__init__(f"{len(errors)} of {len(traces)} jobs failed in the bench:\n"
+                         + "\n".join(lines))
+
+
+def run_bench(jobs, simulator, *, baked=False, root="build/sim", waves=False):
+    """Run jobs on the generated design of their images, in one simulator process per build.
 
     Parameters
     ----------
-    jobs : list of (NetworkImage, inputs, steps, Stimulus)
-        ``inputs`` is a list (one entry per step) of sequences of ``(core, axon)`` external
-        spikes; all images share the same mesh and core parameters (one build).
-        ``Stimulus.backpressure`` applies to the external output, ``gap_prob`` to the
-        external input.
+    jobs : list of (image, inputs, steps, Stimulus)
+        ``image``: a :class:`CoreImage` (the top is the core behind its host adapter;
+        ``inputs``: per step, a sequence of axon ids) or a
+        :class:`~spikefab.rtl.netimage.NetworkImage` (the array; ``inputs``: per step, a
+        sequence of ``(core, axon)`` external spikes). All images share the same parameters.
+    simulator : ``"verilator"`` or ``"icarus"``
+    baked : bool
+        False: one build of a blank image of the parameters serves every job, and the bench
+        loads each job's image through the host interface. True: each distinct image is
+        built into its Verilog (as ``generate`` emits it) and run without loading.
 
     Returns
     -------
-    list of Trace (see :mod:`spikefab.sim.benches.mesh_bench`), one per job, with
-    ``meta["cycles"]`` the clocks of each step and ``meta["packets_in"]`` /
-    ``meta["packets_out"]`` the packet counters after each step.
+    list of Trace, one per job (see the benches). Raises :class:`BenchJobsError` naming every
+    job that failed in the bench, after running them all.
     """
-    from .network import encode_network_inputs
-    mesh, params = jobs[0][0].mesh, jobs[0][0].params
-    for net, *_ in jobs:
-        if net.mesh != mesh or net.params != params:
-            raise ValueError("all jobs of one run must share the same mesh and core parameters")
-    bdir = build_mesh(mesh, params, simulator, root)
+    from ..rtl.netimage import NetworkImage
+    first = jobs[0][0]
+    network = isinstance(first, NetworkImage)
+    for img, *_ in jobs:
+        if isinstance(img, NetworkImage) != network or img.params != first.params or (
+                network and img.mesh != first.mesh):
+            raise ValueError("all jobs of one run must share the same kind of image and the "
+                             "same parameters")
+    groups = {}
+    for k, job in enumerate(jobs):
+        bdir = (build_design(job[0], simulator, root) if baked
+                else build_blank(job[0], simulator, root))
+        groups.setdefault(bdir, []).append(k)
+    traces, errors = [None] * len(jobs), {}
+    for bdir, ks in groups.items():
+        got, errs = _run_group(bdir, [jobs[k] for k in ks], simulator, network, baked, waves)
+        for k, tr in zip(ks, got):
+            traces[k] = tr
+        errors.update({ks[i]: e for i, e in errs.items()})
+    if errors:
+        raise BenchJobsError(simulator, errors, traces)
+    return traces
+
+
+def _run_group(bdir, jobs, simulator, network, baked, waves):
+    if network:
+        from .network import encode_network_inputs as encode
+        bench, toplevel = MESH_BENCH_MODULE, MESH_TOPLEVEL
+    else:
+        encode, bench, toplevel = encode_inputs, BENCH_MODULE, TOPLEVEL
     run_dir = new_run_dir(bdir)
     manifest = []
-    for k, (net, inputs, steps, stim) in enumerate(jobs):
-        inputs = [] if inputs is None else list(inputs)
+    for k, (img, inputs, steps, stim) in enumerate(jobs):
+        inputs = [] if inputs is None else inputs
         if len(inputs) > steps:
             raise ValueError(f"job {k}: {len(inputs)} steps of inputs but steps = {steps}")
-        net.save(run_dir / f"image{k}.npz")
-        np.savez(run_dir / f"inputs{k}.npz", **encode_network_inputs(inputs, steps))
+        img.save(run_dir / f"image{k}.npz")
+        np.savez(run_dir / f"inputs{k}.npz", **encode(inputs, steps))
         manifest.append({"image": f"image{k}.npz", "inputs": f"inputs{k}.npz", "steps": steps,
-                         "trace": f"trace{k}.npz", "stimulus": stim.__dict__})
+                         "trace": f"trace{k}.npz", "stimulus": stim.__dict__,
+                         "baked": baked})
     (run_dir / "jobs.json").write_text(json.dumps(manifest))
-    run_cocotb(bdir, simulator, toplevel=MESH_TOPLEVEL, bench_module=MESH_BENCH_MODULE,
-               run_dir=run_dir, extra_env={"SPIKEFAB_JOBS": str(run_dir)}, waves=waves)
-    traces = [Trace.load(run_dir / m["trace"]) for m in manifest]
+    run_cocotb(bdir, simulator, toplevel=toplevel, bench_module=bench, run_dir=run_dir,
+               extra_env={"SPIKEFAB_JOBS": str(run_dir)}, waves=waves)
+    traces, errors = [], {}
+    for k, m in enumerate(manifest):
+        err = run_dir / f"error{k}.txt"
+        if err.exists():
+            errors[k] = err.read_text()
+            traces.append(None)
+        else:
+            traces.append(Trace.load(run_dir / m["trace"]))
     shutil.rmtree(run_dir, ignore_errors=True)
-    return traces
+    return traces, errors
+
+
+def check_jobs(expected, got, simulator):
+    """Compare every job's trace with its expected trace at zero tolerance and raise one
+    AssertionError naming every job that diverged, each with its first divergence (step,
+    core, neuron, quantity, expected, got)."""
+    from .trace import first_divergence
+    bad = []
+    for k, (e, g) in enumerate(zip(expected, got)):
+        div = first_divergence(e, g)
+        if div is not None:
+            bad.append(f"{simulator}, job {k}: {div}")
+    if bad:
+        raise AssertionError(f"{len(bad)} of {len(got)} jobs diverged:\n" + "\n".join(bad))
+
+
+MESH_TOPLEVEL = "spikefab_mesh"
+MESH_BENCH_MODULE = "spikefab.sim.benches.mesh_bench"

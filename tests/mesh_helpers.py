@@ -5,7 +5,7 @@ import numpy as np
 
 from spikefab.rtl.netimage import EXIT, NetworkImage, RouteTable
 from spikefab.sim.network import NetworkModel
-from spikefab.sim.runner import run_mesh_rtl
+from spikefab.sim.runner import run_bench
 from spikefab.sim.trace import Trace, first_divergence
 
 from rtl_helpers import lively_image
@@ -74,36 +74,45 @@ def expected_packets(net, run, inputs, steps):
     return injected, accepted
 
 
-def run_and_compare(jobs, simulator):
+def run_and_compare(jobs, simulator, *, baked=False):
     """Run array jobs on the RTL and hold each against the golden network model at zero
     tolerance: every spike, every state value of every neuron at every step, the external
     output records of every neuron at every step, the packets injected and delivered at
     every step (equal at every barrier, and equal to what the golden spikes imply, so no
     packet was lost or duplicated), and the events each core accepted per step."""
-    traces = run_mesh_rtl(jobs, simulator)
+    traces = run_bench(jobs, simulator, baked=baked)
+    failures = []
     for k, ((net, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
-        run = NetworkModel(net).run(inputs, steps)
-        exp = run.trace
-        # the golden "events" (events integrated at each step) has no RTL counterpart; the
-        # RTL's per-step counts of events accepted are checked below instead
-        exp_extra = {n: a for n, a in exp.extra.items() if n != "events"}
-        accepted_rtl = np.asarray(got.meta["accepted"], np.int64).reshape(steps, -1)
-        got_extra = dict(got.extra)
-        e = Trace(exp.spikes, exp.u, exp.v, extra=exp_extra, neurons_per_core=exp.neurons_per_core)
-        g = Trace(got.spikes, got.u, got.v, extra=got_extra, neurons_per_core=got.neurons_per_core)
-        div = first_divergence(e, g)
-        assert div is None, f"{simulator}, job {k}: {div}"
-        injected, accepted = expected_packets(net, run, inputs, steps)
-        pin = np.diff(np.concatenate([[0], got.meta["packets_in"]]))
-        pout = np.diff(np.concatenate([[0], got.meta["packets_out"]]))
-        bad = np.flatnonzero((pin != injected) | (pout != injected))
-        assert not bad.size, (f"{simulator}, job {k}, step {bad[0]}: {injected[bad[0]]} packets "
-                              f"expected, {pin[bad[0]]} injected and {pout[bad[0]]} delivered")
-        diff = np.argwhere(accepted_rtl != accepted)
-        assert not diff.size, (f"{simulator}, job {k}, step {diff[0][0]}, core {diff[0][1]}: "
-                               f"accepted {accepted_rtl[tuple(diff[0])]} events, expected "
-                               f"{accepted[tuple(diff[0])]}")
-        assert got.meta["status"] == 0, f"{simulator}, job {k}: array status {got.meta['status']}"
-        overflow = [s for s in got.meta["core_status"] if s]
-        assert not overflow, f"{simulator}, job {k}: core status {got.meta['core_status']}"
+        try:
+            _check_job(net, inputs, steps, got)
+        except AssertionError as e:
+            failures.append(f"{simulator}, job {k}: {e}")
+    assert not failures, f"{len(failures)} of {len(jobs)} jobs diverged:\n" + "\n".join(failures)
     return traces
+
+
+def _check_job(net, inputs, steps, got):
+    run = NetworkModel(net).run(inputs, steps)
+    exp = run.trace
+    # the golden "events" (events integrated at each step) has no RTL counterpart; the
+    # RTL's per-step counts of events accepted are checked below instead
+    exp_extra = {n: a for n, a in exp.extra.items() if n != "events"}
+    accepted_rtl = np.asarray(got.meta["accepted"], np.int64).reshape(steps, -1)
+    e = Trace(exp.spikes, exp.u, exp.v, extra=exp_extra, neurons_per_core=exp.neurons_per_core)
+    g = Trace(got.spikes, got.u, got.v, extra=dict(got.extra),
+              neurons_per_core=got.neurons_per_core)
+    div = first_divergence(e, g)
+    assert div is None, str(div)
+    injected, accepted = expected_packets(net, run, inputs, steps)
+    pin = np.diff(np.concatenate([[0], got.meta["packets_in"]]))
+    pout = np.diff(np.concatenate([[0], got.meta["packets_out"]]))
+    bad = np.flatnonzero((pin != injected) | (pout != injected))
+    assert not bad.size, (f"step {bad[0]}: {injected[bad[0]]} packets expected, "
+                          f"{pin[bad[0]]} injected and {pout[bad[0]]} delivered")
+    diff = np.argwhere(accepted_rtl != accepted)
+    assert not diff.size, (f"step {diff[0][0]}, core {diff[0][1]}: accepted "
+                           f"{accepted_rtl[tuple(diff[0])]} events, expected "
+                           f"{accepted[tuple(diff[0])]}")
+    assert got.meta["status"] == 0, f"array status {got.meta['status']}"
+    overflow = [s for s in got.meta["core_status"] if s]
+    assert not overflow, f"core status {got.meta['core_status']}"

@@ -6,8 +6,7 @@ import os
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams
 from spikefab.sim.golden import CoreModel
-from spikefab.sim.runner import run_core_rtl
-from spikefab.sim.trace import first_divergence
+from spikefab.sim.runner import check_jobs, run_bench
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -57,14 +56,17 @@ def random_inputs(params, rng, steps):
     return [rng.integers(0, params.axons, c).tolist() for c in counts]
 
 
-def run_and_compare(jobs, simulator):
+def run_and_compare(jobs, simulator, *, baked=False, golden=None):
     """Run jobs on the RTL, compare each with the golden model at zero tolerance, every spike
-    and state value of every neuron at every step. Returns the RTL traces."""
-    traces = run_core_rtl(jobs, simulator)
-    for k, ((img, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
-        expected = CoreModel(img).run(inputs, steps)
-        div = first_divergence(expected, got)
-        assert div is None, f"{simulator}, job {k}: {div}"
+    and state value of every neuron at every step; every job that diverged is reported, each
+    with its first divergence. ``golden``: the images the model runs (default: the jobs'
+    own). ``baked``: run the Verilog with each image baked in (no load). Returns the RTL
+    traces."""
+    traces = run_bench(jobs, simulator, baked=baked)
+    images = golden or [img for img, *_ in jobs]
+    expected = [CoreModel(g).run(inputs, steps)
+                for g, (_, inputs, steps, _) in zip(images, jobs)]
+    check_jobs(expected, traces, simulator)
     return traces
 
 

@@ -12,7 +12,7 @@ import pytest
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import V_MAX, CoreParams
 from spikefab.sim.golden import CoreModel
-from spikefab.sim.runner import Stimulus, run_core_rtl
+from spikefab.sim.runner import BenchJobsError, Stimulus, run_bench
 from spikefab.sim.trace import first_divergence
 
 from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_inputs,
@@ -219,14 +219,14 @@ def test_status_flags(simulator):
     # an axon id >= A: the golden model refuses; the hardware drops it and sets STATUS bit 1
     with pytest.raises(ValueError, match="out of range"):
         CoreModel(img).run([[7]], 1)
-    over = run_core_rtl([(img, [[1] * 7], 1, Stimulus(readback=False))], simulator)[0]
+    over = run_bench([(img, [[1] * 7], 1, Stimulus(readback=False))], simulator)[0]
     assert over.meta["status"] & 1, f"STATUS = {over.meta['status']}: overflow bit not set"
     bad_inputs = [good[0], good[1] + [7], good[2]]
-    bad = run_core_rtl([(img, bad_inputs, 3, Stimulus(readback=False))], simulator)[0]
+    bad = run_bench([(img, bad_inputs, 3, Stimulus(readback=False))], simulator)[0]
     assert bad.meta["status"] == 2, f"STATUS = {bad.meta['status']}: expected bad-event bit only"
     expected = CoreModel(img).run(good, 3)      # the bad event changed nothing
     assert first_divergence(expected, bad) is None
-    ok = run_core_rtl([(img, good, 3, Stimulus(readback=False))], simulator)[0]
+    ok = run_bench([(img, good, 3, Stimulus(readback=False))], simulator)[0]
     assert ok.meta["status"] == 0
 
 
@@ -236,7 +236,7 @@ def test_planted_fault_is_caught():
     """Perturb one parameter of the golden model's image by one unit and expect the RTL
     comparison to report a divergence naming the step, the neuron and the quantity."""
     img, inputs, steps, _ = cuba_directed_job()
-    (rtl,) = run_core_rtl([(img, inputs, steps, Stimulus(readback=False))], "verilator")
+    (rtl,) = run_bench([(img, inputs, steps, Stimulus(readback=False))], "verilator")
     assert first_divergence(CoreModel(img).run(inputs, steps), rtl) is None
     planted = CoreImage(params=img.params, weights=img.weights, w_exp=img.w_exp,
                         neuron_params={**img.neuron_params,
@@ -246,6 +246,39 @@ def test_planted_fault_is_caught():
     assert div is not None, "a planted fault in the model went unnoticed"
     assert (div.step, div.core, div.neuron, div.quantity) == (0, 0, 4, "v"), str(div)
     assert str(div).startswith("first divergence at step 0, core 0, neuron 4, v: expected")
+
+
+def test_every_diverging_job_is_reported():
+    """A run of several jobs reports every job that diverged, each with its first divergence:
+    the same planted fault in jobs 0 and 2 (not in job 1) is reported twice."""
+    img, inputs, steps, _ = cuba_directed_job()
+    planted = CoreImage(params=img.params, weights=img.weights, w_exp=img.w_exp,
+                        neuron_params={**img.neuron_params,
+                                       "dv": np.where(np.arange(16) == 4, 8, img.neuron_params["dv"])},
+                        state=img.state)
+    jobs = [(img, inputs, steps, Stimulus(readback=False, seed=k)) for k in range(3)]
+    with pytest.raises(AssertionError) as err:
+        run_and_compare(jobs, "verilator", golden=[planted, img, planted])
+    msg = str(err.value)
+    assert msg.startswith("2 of 3 jobs diverged:"), msg
+    for k in (0, 2):
+        assert (f"verilator, job {k}: first divergence at step 0, core 0, neuron 4, v: "
+                f"expected") in msg, msg
+    assert "job 1" not in msg
+
+
+def test_every_job_failing_in_the_bench_is_reported():
+    """Jobs that fail inside the bench (here: a step timeout of one clock) are all reported,
+    and the others still run."""
+    img, inputs, steps, _ = cuba_directed_job()
+    jobs = [(img, inputs, steps, Stimulus(readback=False, timeout=t)) for t in (1, 200_000, 1)]
+    with pytest.raises(BenchJobsError) as err:
+        run_bench(jobs, "verilator")
+    assert sorted(err.value.errors) == [0, 2]
+    assert "verilator, job 0: step 0: nothing after 1 clocks" in str(err.value)
+    assert "verilator, job 2: step 0: nothing after 1 clocks" in str(err.value)
+    good = err.value.traces[1]
+    assert first_divergence(CoreModel(img).run(inputs, steps), good) is None
 
 
 # --- tiny cores: N/lanes of 1 and 2, back-to-back events on the same accumulator words -----

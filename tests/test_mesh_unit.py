@@ -9,9 +9,10 @@ from amaranth.sim import Simulator
 from spikefab.rtl import layouts
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.layouts import Reg, Region
-from spikefab.rtl.mesh import Mesh
+from spikefab.rtl.host import Error, Kind, Op, STATUS_COMMAND, host_command_layout
+from spikefab.rtl.mesh import FanOut, Mesh, Tile
 from spikefab.rtl.netimage import NetworkImage, RouteTable
-from spikefab.rtl.params import CoreParams, MeshParams
+from spikefab.rtl.params import CoreParams, MeshParams, ParamError
 
 
 MP = MeshParams(width=3, height=1, route_entries=8, fifo_depth=2)
@@ -37,23 +38,59 @@ def _simulate(dut, bench):
     sim.run()
 
 
+def _done(ctx, dut):
+    """The counters of a DONE record taken in this clock (reply ready is held high), else None."""
+    if ctx.get(dut.host.reply.valid):
+        rep = ctx.get(dut.host.reply.payload)
+        if rep.kind == Kind.DONE:
+            c = rep.body.counters
+            return c.step, c.cycles, c.packets_in, c.packets_out
+    return None
+
+
+async def _command(ctx, dut, **fields):
+    ctx.set(dut.host.cmd.payload, host_command_layout(MP, P).const(fields))
+    ctx.set(dut.host.cmd.valid, 1)
+    await ctx.tick().until(dut.host.cmd.ready)
+    ctx.set(dut.host.cmd.valid, 0)
+
+
+async def _reply(ctx, dut, within=20):
+    ctx.set(dut.host.reply.ready, 1)
+    for _ in range(within):
+        if ctx.get(dut.host.reply.valid):
+            rep = ctx.get(dut.host.reply.payload)
+            await ctx.tick()
+            return rep
+        await ctx.tick()
+    raise AssertionError(f"no reply within {within} clocks")
+
+
+async def _counters(ctx, dut):
+    await _command(ctx, dut, op=Op.COUNTERS)
+    rep = await _reply(ctx, dut)
+    assert rep.kind == Kind.COUNTERS
+    return rep.body.counters
+
+
 def test_free_running_timer_starts_a_step_every_period():
     dut = Mesh(_net())
     done_at = []
 
     async def bench(ctx):
-        ctx.set(dut.ext_out.ready, 1)
+        ctx.set(dut.host.reply.ready, 1)
         ctx.set(dut.period, 60)
         ctx.set(dut.free_run, 1)
         for clk in range(400):
-            await ctx.tick()
-            if ctx.get(dut.done):
+            if _done(ctx, dut):
                 done_at.append(clk)
+            await ctx.tick()
         ctx.set(dut.free_run, 0)
         for _ in range(200):
             await ctx.tick()
-        assert ctx.get(dut.step) == len(done_at), "steps ran without free_run"
-        assert ctx.get(dut.last_cycles) < 60
+        counters = await _counters(ctx, dut)
+        assert counters.step == len(done_at), "steps ran without free_run"
+        assert counters.cycles < 60
 
     _simulate(dut, bench)
     assert len(done_at) >= 6, f"only {len(done_at)} steps in 400 clocks with period 60"
@@ -66,14 +103,14 @@ def test_free_run_period_shorter_than_a_step_runs_back_to_back():
     done_at = []
 
     async def bench(ctx):
-        ctx.set(dut.ext_out.ready, 1)
+        ctx.set(dut.host.reply.ready, 1)
         ctx.set(dut.period, 0)
         ctx.set(dut.free_run, 1)
         for clk in range(600):
+            rec = _done(ctx, dut)
+            if rec:
+                done_at.append((clk, *rec[1:]))
             await ctx.tick()
-            if ctx.get(dut.done):
-                done_at.append((clk, ctx.get(dut.last_cycles), ctx.get(dut.packets_in),
-                                ctx.get(dut.packets_out)))
 
     _simulate(dut, bench)
     assert len(done_at) >= 5
@@ -85,45 +122,62 @@ def test_free_run_period_shorter_than_a_step_runs_back_to_back():
     assert done_at[-1][2] == 24 * len(done_at)
 
 
-def test_cfg_outside_the_mesh_sets_status_and_reads_zero():
-    dut = Mesh(_net())
-    lay = layouts.mesh_cfg_layout(MP, P)
-    ib = layouts.mesh_cfg_index_bits(MP, P)
+def test_step_command_runs_n_steps_with_spikes_before_each_done():
+    dut = Mesh(_net(fire=True))
+    replies = []
 
-    async def command(ctx, x, region, index, write, data=0):
-        ctx.set(dut.cfg.payload, lay.const({"core": {"x": x, "y": 0},
-                                            "addr": {"index": index, "region": region},
-                                            "write": write, "data": data}))
-        ctx.set(dut.cfg.valid, 1)
-        await ctx.tick().until(dut.cfg.ready)
-        ctx.set(dut.cfg.valid, 0)
+    async def bench(ctx):
+        await _command(ctx, dut, op=Op.STEP, arg={"run": {"steps": 3}})
+        while len([r for r in replies if r[0] == Kind.DONE]) < 3:
+            rep = await _reply(ctx, dut, within=300)
+            body = rep.body.counters if rep.kind == Kind.DONE else rep.body.spike
+            replies.append((rep.kind, body.step))
+
+    _simulate(dut, bench)
+    # every neuron of the 3 cores fires every step and has one exit entry: 12 spike records
+    # of step t, then the DONE record counting t + 1 steps
+    expected = []
+    for t in range(3):
+        expected += [(Kind.SPIKE, t)] * 12 + [(Kind.DONE, t + 1)]
+    assert replies == expected
+
+
+def test_refused_commands_change_nothing_and_give_one_error_each():
+    dut = Mesh(_net())
 
     async def read(ctx, x, region, index):
-        await command(ctx, x, region, index, 0)
-        ctx.set(dut.cfg_rdata.ready, 1)
-        for _ in range(20):
-            if ctx.get(dut.cfg_rdata.valid):
-                value = ctx.get(dut.cfg_rdata.payload)
-                await ctx.tick()
-                ctx.set(dut.cfg_rdata.ready, 0)
-                return value
-            await ctx.tick()
-        raise AssertionError("no read data within 20 clocks")
+        await _command(ctx, dut, op=Op.READ, core={"x": x, "y": 0},
+                       arg={"cfg": {"addr": {"region": region, "index": index}}})
+        return await _reply(ctx, dut)
 
     async def bench(ctx):
         for _ in range(10):
             await ctx.tick()
-        assert ctx.get(dut.status) == 0
-        assert await read(ctx, 2, Region.ROUTE, 0) == RouteTable.from_fanout(
+        assert (await _counters(ctx, dut)).status == 0
+        rep = await read(ctx, 2, Region.ROUTE, 0)
+        assert rep.kind == Kind.DATA and rep.body.data == RouteTable.from_fanout(
             MP, P, [[(2, 0, 1, 1), "exit"]] * P.neurons).entry_words()[0]
-        assert await read(ctx, 1, Region.REG, Reg.W_EXP) == 0
-        await command(ctx, 1, Region.REG, Reg.W_EXP, 1, 5)
-        assert await read(ctx, 1, Region.REG, Reg.W_EXP) == 5
-        assert ctx.get(dut.status) == 0
-        await command(ctx, 0, Region.ROUTE_PTR, 5, 1, 1)           # past the 4 neurons
-        await ctx.tick()
-        assert ctx.get(dut.status) == 0b100
-        assert await read(ctx, 3, Region.REG, Reg.W_EXP) == 0      # x = 3: no such core
+        assert (await read(ctx, 1, Region.REG, Reg.W_EXP)).body.data == 0
+        await _command(ctx, dut, op=Op.WRITE, core={"x": 1, "y": 0},
+                       arg={"cfg": {"addr": {"region": Region.REG, "index": Reg.W_EXP},
+                                    "data": 5}})
+        assert (await read(ctx, 1, Region.REG, Reg.W_EXP)).body.data == 5
+        assert (await _counters(ctx, dut)).status == 0
+        # past the 4 neurons: refused, one ERROR record, status bit 2
+        await _command(ctx, dut, op=Op.WRITE, core={"x": 0, "y": 0},
+                       arg={"cfg": {"addr": {"region": Region.ROUTE_PTR, "index": 5},
+                                    "data": 1}})
+        rep = await _reply(ctx, dut)
+        assert (rep.kind, rep.body.error.code, rep.body.error.op) == \
+            (Kind.ERROR, Error.BAD_ADDRESS, Op.WRITE)
+        assert (await _counters(ctx, dut)).status == 1 << STATUS_COMMAND
+        rep = await read(ctx, 3, Region.REG, Reg.W_EXP)           # x = 3: no such core
+        assert (rep.kind, rep.body.error.code) == (Kind.ERROR, Error.BAD_CORE)
+        await _command(ctx, dut, op=7)
+        rep = await _reply(ctx, dut)
+        assert (rep.kind, rep.body.error.code) == (Kind.ERROR, Error.UNKNOWN_OP)
+        assert (await read(ctx, 0, Region.ROUTE_PTR, 0)).body.data == \
+            RouteTable.from_fanout(MP, P, [[(2, 0, 1, 1), "exit"]] * P.neurons).ptr_words()[0]
 
     _simulate(dut, bench)
 
@@ -138,3 +192,18 @@ def test_an_8x8_array_generates():
     text = rtlil.convert(Mesh(blank_network(mp, P)), name="array_8x8")
     for x, y in ((0, 0), (7, 7), (3, 5)):
         assert f"tile_{x}_{y}" in text and f"router_{x}_{y}" in text
+
+
+def test_fanout_and_tile_check_their_parameters():
+    route = RouteTable.from_fanout(MP, P, [[]] * P.neurons)
+    with pytest.raises(ParamError, match=r"^x = 3 is out of range: allowed 0\.\.2$"):
+        FanOut(mesh=MP, params=P, route=route, x=3, y=0)
+    with pytest.raises(ParamError, match=r"^y must be an integer in 0\.\.0, not '0'$"):
+        Tile(mesh=MP, core_image=CoreImage(P), route=route, x=0, y="0")
+    with pytest.raises(ParamError, match=r"^mesh must be a MeshParams, not None$"):
+        FanOut(mesh=None, params=P, route=route, x=0, y=0)
+    other = RouteTable.from_fanout(MeshParams(width=2), P, [[]] * P.neurons)
+    with pytest.raises(ParamError, match="^route must be a RouteTable of the same mesh"):
+        Tile(mesh=MP, core_image=CoreImage(P), route=other, x=0, y=0)
+    with pytest.raises(TypeError):
+        FanOut(MP, P, route, 0, 0)          # keyword-only

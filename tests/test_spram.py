@@ -21,7 +21,7 @@ from spikefab.gen.verilog import generate
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams, ParamError
 from spikefab.rtl.synapse_ram import SynapseRam
-from spikefab.sim.runner import Stimulus, emit_core_verilog, sim_models
+from spikefab.sim.runner import Stimulus, emit_verilog, sim_models
 
 from rtl_helpers import (SIMULATORS, lively_image, random_inputs, random_params,
                          run_and_compare, seed_for)
@@ -63,7 +63,7 @@ def test_spram_tiling_two_by_two(simulator):
     seed = seed_for("spram 2x2 tiling", 7200)
     rng = np.random.default_rng(seed)
     p = TILED
-    assert emit_core_verilog(CoreImage(p)).count("SB_SPRAM256KA ") == 4
+    assert emit_verilog(CoreImage(p)).count("SB_SPRAM256KA ") == 4
     img = lively_image(p, rng)
     steps = 8
     # a few events per step, always on both sides of the row boundary (axon 2048 is the
@@ -114,9 +114,9 @@ def test_block_synapse_ram_reads_init_and_writes():
     (dict(neurons=8, axons=4096, lanes=1, weight_bits=5), 2),                # 5 b x 32,768
 ])
 def test_spram_tile_count(kw, tiles):
-    text = emit_core_verilog(CoreImage(CoreParams(syn_memory="ice40_spram", **kw)))
+    text = emit_verilog(CoreImage(CoreParams(syn_memory="ice40_spram", **kw)))
     assert text.count("SB_SPRAM256KA ") == tiles
-    block = emit_core_verilog(CoreImage(CoreParams(**kw)))
+    block = emit_verilog(CoreImage(CoreParams(**kw)))
     assert "SB_SPRAM256KA" not in block
 
 

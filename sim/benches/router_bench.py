@@ -20,10 +20,11 @@ A job (a dict; ports are named ``"local"``, ``"east"``, ``"west"``, ``"north"``,
 
 Bench parts, all restarted for every job after a reset:
 
-* :class:`InputDriver`, one per input with packets: idle gaps, then ``valid`` with the packet
-  held until the transfer;
-* :class:`OutputSink`, one per output: ``ready`` low with the job's back-pressure probability;
-* :class:`StreamMonitor`: samples every port once per clock (after the values settle), checks
+* a :class:`~.streams.StreamSource` per input with packets: idle gaps, then ``valid`` with
+  the packet held until the transfer;
+* a :class:`~.streams.StreamSink` per output driving only ``ready``: low with the job's
+  back-pressure probability;
+* :class:`RouterMonitor`: samples every port once per clock (after the values settle), checks
   the stream rules on all ten streams (``valid`` never falls and the payload never changes
   before the transfer; no ``valid``, ``ready`` or valid payload is X or Z), checks the
   sticky ``bad_dest`` flag clock by clock, and feeds
@@ -56,6 +57,8 @@ from pathlib import Path
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
+
+from .streams import StreamError, StreamRules, StreamSink, StreamSource, bit, chance
 
 
 __all__ = ["TOPLEVEL", "BENCH_MODULE", "PORT_NAMES", "route", "emit_router_verilog",
@@ -206,48 +209,6 @@ def _per_port(value, port):
     return float(value.get(port, 0.0)) if isinstance(value, dict) else float(value)
 
 
-class InputDriver:
-    """Drives one input stream: before each packet, idle clocks with probability ``gap``
-    each; then ``valid`` high with the packet held until a clock edge where ``ready`` was
-    high. ``valid`` never depends on ``ready``."""
-
-    def __init__(self, dut, port, gap, rng):
-        self.clk = dut.clk
-        self.valid = getattr(dut, f"i_{port}__valid")
-        self.ready = getattr(dut, f"i_{port}__ready")
-        self.payload = getattr(dut, f"i_{port}__payload")
-        self.gap, self.rng = gap, rng
-
-    async def run(self, words):
-        for w in words:
-            while self.gap and self.rng.random() < self.gap:
-                self.valid.value = 0
-                await RisingEdge(self.clk)
-            self.valid.value = 1
-            self.payload.value = w
-            while True:
-                await ReadOnly()
-                taken = self.ready.value == 1
-                await RisingEdge(self.clk)
-                if taken:
-                    break
-        self.valid.value = 0
-
-
-class OutputSink:
-    """Drives one output's ``ready``: low with probability ``backpressure`` in each clock."""
-
-    def __init__(self, dut, port, backpressure, rng):
-        self.clk = dut.clk
-        self.ready = getattr(dut, f"o_{port}__ready")
-        self.bp, self.rng = backpressure, rng
-
-    async def run(self):
-        while True:
-            self.ready.value = int(self.rng.random() >= self.bp)
-            await RisingEdge(self.clk)
-
-
 class BenchError(AssertionError):
     pass
 
@@ -316,30 +277,21 @@ class Scoreboard:
         return self.delivered == self.total
 
 
-def _bit(handle, cycle):
-    """A one-bit handle's value as a bool; X or Z is an error."""
-    value = handle.value
-    if value == 1:
-        return True
-    if value == 0:
-        return False
-    raise BenchError(f"clock {cycle}: {handle._name} = {value}")
-
-
-class StreamMonitor:
-    """Samples all ten streams and ``bad_dest`` once per clock, after the values settle."""
+class RouterMonitor:
+    """Samples all ten streams and ``bad_dest`` once per clock, after the values settle; the
+    stream rules of each are :class:`~.streams.StreamRules`, as in every bench."""
 
     def __init__(self, dut, codec, scoreboard, timeout, stall):
         self.dut, self.codec, self.sb = dut, codec, scoreboard
         self.timeout, self.stall = timeout, stall
-        self.streams = []       # (kind, port index, valid, ready, payload)
+        self.streams = []       # (kind, port index, valid, ready, payload, rules)
         for kind in ("i", "o"):
             for p, pname in enumerate(PORT_NAMES):
                 n = f"{kind}_{pname}"
                 self.streams.append((kind, p, getattr(dut, f"{n}__valid"),
                                      getattr(dut, f"{n}__ready"),
-                                     getattr(dut, f"{n}__payload")))
-        self.held = [None] * len(self.streams)        # word held with valid & ~ready
+                                     getattr(dut, f"{n}__payload"),
+                                     StreamRules(n, codec.decode)))
         self.first_valid = [None] * len(self.streams)
         self.cycle = 0
         self.done_cycle = None
@@ -354,49 +306,31 @@ class StreamMonitor:
                 self._sample()
                 await RisingEdge(self.dut.clk)
                 self.cycle += 1
-        except BenchError as e:
+        except (BenchError, StreamError) as e:
             self.error = str(e)
             self.finished.set()
 
     def _sample(self):
         c, sb = self.cycle, self.sb
-        flag = _bit(self.dut.bad_dest, c)
+        flag = bit(self.dut.bad_dest, f"clock {c}: ")
         if flag != sb.outside_delivered:
             raise BenchError(f"clock {c}: bad_dest = {int(flag)}, expected "
                              f"{int(sb.outside_delivered)} (a packet addressed outside the "
                              f"mesh has {'' if sb.outside_delivered else 'not '}left on local)")
         offered = False
-        for j, (kind, p, valid, ready, payload) in enumerate(self.streams):
-            v = _bit(valid, c)
-            r = _bit(ready, c)
-            held = self.held[j]
-            name = f"{kind}_{PORT_NAMES[p]}"
+        for j, (kind, p, valid, ready, payload, rules) in enumerate(self.streams):
+            v = bit(valid, f"clock {c}: ")
+            r = bit(ready, f"clock {c}: ")
             offered |= v
-            if not v:
-                if held is not None:
-                    raise BenchError(f"clock {c}: {name}.valid fell before the transfer of "
-                                     f"{self.codec.decode(held)}")
-                continue
-            try:
-                word = payload.value.to_unsigned()
-            except ValueError:
-                raise BenchError(f"clock {c}: {name}.payload = {payload.value} (X or Z) "
-                                 f"while valid") from None
-            if held is not None and word != held:
-                raise BenchError(f"clock {c}: {name}.payload changed from "
-                                 f"{self.codec.decode(held)} to {self.codec.decode(word)} "
-                                 f"before the transfer")
-            if held is None:
+            if v and rules.held is None:
                 self.first_valid[j] = c
-            if r:
-                self.held[j] = None
+            word = rules.sample(v, r, payload, c)
+            if word is not None:
                 self.last_progress = c
                 if kind == "i":
                     sb.accept(p, word, c)
                 else:
                     sb.deliver(p, word, c, self.first_valid[j])
-            else:
-                self.held[j] = word
         if not offered and sb.delivered == sum(sb.accepted):
             self.last_progress = c          # idle between packets: nothing is waiting
         if self.done_cycle is None:
@@ -452,19 +386,21 @@ class RouterTB:
         seed = int(job.get("seed", 0))
         await self.reset()
         sb = Scoreboard(self.design, codec, sends)
-        monitor = StreamMonitor(dut, codec, sb, timeout, stall)
+        monitor = RouterMonitor(dut, codec, sb, timeout, stall)
         tasks = []
         for j, p in enumerate(PORT_NAMES):
             b = _per_port(bp, p)
             if b > 0:
-                tasks.append(cocotb.start_soon(
-                    OutputSink(dut, p, b, random.Random(seed * 64 + 2 * j + 1)).run()))
+                sink = StreamSink(dut, f"o_{p}", dut.clk,
+                                  pause=chance(b, random.Random(seed * 64 + 2 * j + 1)))
+                tasks.append(cocotb.start_soon(sink.drive_ready()))
             else:
                 getattr(dut, f"o_{p}__ready").value = 1
         for j, p in enumerate(PORT_NAMES):
             if sends.get(p):
-                drv = InputDriver(dut, p, _per_port(gap, p), random.Random(seed * 64 + 2 * j))
-                tasks.append(cocotb.start_soon(drv.run([codec.encode(t) for t in sends[p]])))
+                src = StreamSource(dut, f"i_{p}", dut.clk, pause=chance(
+                    _per_port(gap, p), random.Random(seed * 64 + 2 * j)))
+                tasks.append(cocotb.start_soon(src.send([codec.encode(t) for t in sends[p]])))
         mon = cocotb.start_soon(monitor.run())
         await monitor.finished.wait()           # (in the read-only phase: no writes here)
         if monitor.error is None:
