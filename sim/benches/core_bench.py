@@ -11,7 +11,8 @@ reply stream, checked for the stream rules every clock), while a monitor records
 neuron's state from the core's trace port. It writes a trace in the golden model's format,
 then reads the state and synapse memories back and checks them.
 
-``meta["cycles"]``: clocks from the first command of a step (its first input event) to its
+``meta["cycles"]``: clocks from the transfer of a step's first command (its first input event, or
+its ``STEP``) to the transfer of its
 ``DONE`` record; ``meta["status"]``: the core's ``STATUS`` register at the end.
 """
 
@@ -71,10 +72,10 @@ async def _steps(tb, host, monitor, img, inputs, steps, stim):
     cycles, learned = [], []
     timeout = stim.get("timeout", 200_000)
     for t in range(steps):
-        begin = tb.transport.cycle
+        first = tb.transport.commands_sent     # the step's first command: an event or STEP
         await host.inject(inputs[t])
         (res,) = await within(host.step(1), timeout, f"step {t}")
-        cycles.append(tb.transport.last_cycle - begin)
+        cycles.append(tb.transport.last_cycle - tb.transport.command_clock(first))
         assert monitor.error is None, f"step {t}: {monitor.error}"
         recs = monitor.take()["trace"]
         spk = [s.neuron for s in res.spikes]

@@ -81,15 +81,19 @@ class StreamSource:
     """Drives a stream into the design: ``await send(words)`` offers each word, holding
     ``valid`` and the payload until the transfer. ``pause`` is an iterator of booleans (any
     iterator, as cocotbext-axi's pause generators): a true value inserts an idle clock before
-    the next word."""
+    the next word. With a ``clock`` (a callable returning the current clock number),
+    :attr:`taken_at` holds the clock of each transfer, in order (``taken_at[k]`` is word ``k``
+    counted by :attr:`sent`)."""
 
-    def __init__(self, dut, prefix, clk, *, pause=None):
+    def __init__(self, dut, prefix, clk, *, pause=None, clock=None):
         self.clk = clk
         self.valid = getattr(dut, f"{prefix}__valid")
         self.ready = getattr(dut, f"{prefix}__ready")
         self.payload = getattr(dut, f"{prefix}__payload")
         self.pause = pause
+        self.clock = clock
         self.sent = 0
+        self.taken_at = []
 
     def idle(self):
         self.valid.value = 0
@@ -108,6 +112,8 @@ class StreamSource:
             while True:
                 await settled
                 taken = ready.value == 1
+                if taken and self.clock is not None:
+                    self.taken_at.append(self.clock())
                 await rising
                 if taken:
                     break

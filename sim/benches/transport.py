@@ -23,12 +23,14 @@ class CocotbTransport(Transport):
     """Commands into ``<prefix>__cmd``, replies from ``<prefix>__reply`` of a simulated
     design. ``gap_prob``: probability of an idle clock before each command; ``backpressure``:
     probability that the reply sink holds ``ready`` low in a clock. :attr:`last_cycle` is the
-    clock (counted from :meth:`start`) of the last reply taken."""
+    clock (counted from :meth:`start`) of the last reply taken; :meth:`command_clock` gives
+    the clock of each command's transfer on the same count."""
 
     def __init__(self, dut, clk, *, prefix="host", gap_prob=0.0, backpressure=0.0, seed=0):
         rng = random.Random(seed)
-        self.source = StreamSource(dut, f"{prefix}__cmd", clk, pause=chance(gap_prob, rng))
         self.sink = StreamSink(dut, f"{prefix}__reply", clk, pause=chance(backpressure, rng))
+        self.source = StreamSource(dut, f"{prefix}__cmd", clk, pause=chance(gap_prob, rng),
+                                   clock=lambda: self.sink.cycle)
         self.last_cycle = 0
         self._task = None
 
@@ -44,6 +46,15 @@ class CocotbTransport(Transport):
     @property
     def cycle(self):
         return self.sink.cycle
+
+    @property
+    def commands_sent(self):
+        """Commands transferred so far (an index into :meth:`command_clock`)."""
+        return self.source.sent
+
+    def command_clock(self, k):
+        """The clock (as :attr:`cycle` counts) at which command ``k`` was transferred."""
+        return self.source.taken_at[k]
 
     async def send(self, words):
         if self.sink.error is not None:
