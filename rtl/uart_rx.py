@@ -14,6 +14,7 @@ __all__ = ["UARTReceiver", "CLOCKS_PER_BIT_MIN", "CLOCKS_PER_BIT_MAX"]
 #: Smallest and largest ``clocks_per_bit`` of the UART components.
 CLOCKS_PER_BIT_MIN = 4
 CLOCKS_PER_BIT_MAX = 1 << 20
+_EDGE_DELAY = 3
 
 
 class UARTReceiver(wiring.Component):
@@ -28,8 +29,10 @@ class UARTReceiver(wiring.Component):
     ``overrun``. A dropped character corrupts the frame it belonged to, which the frame layer
     above detects and answers.
 
-    Latency: ``bytes.valid`` rises 2 clocks (the synchroniser) after the middle of the stop
-    bit, that is about 9.5 bit times after the start bit's falling edge.
+    Latency: ``bytes.valid`` rises 1 clock after the middle of the stop bit, that is about 9.5
+    bit times after the start bit's falling edge (the sampling points are advanced by the
+    synchroniser's 3 clocks, so they fall in the middle of each bit). A sender's baud rate may
+    be off by about +-3 % at 16 clocks per bit (tested), more with more clocks per bit.
 
     Parameters
     ----------
@@ -78,7 +81,8 @@ class UARTReceiver(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(~rx):
-                    m.d.sync += timer.eq(cpb // 2 - 1)
+                    # the synchroniser and this state delay the edge by 3 clocks
+                    m.d.sync += timer.eq(max(cpb // 2 - 1 - _EDGE_DELAY, 0))
                     m.next = "START"
             with m.State("START"):
                 m.d.sync += timer.eq(timer - 1)
