@@ -1,7 +1,8 @@
 """The host link's frame layer: checked frames in and out over a byte stream (SPEC §3.8)."""
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -15,7 +16,11 @@ from .link_protocol import (
 from .params import ParamError, check_int
 
 
-__all__ = ["frame_layout", "FrameLink"]
+__all__ = ["frame_layout", "error_request_layout", "FrameLink", "ERROR_QUEUE_MAX"]
+
+
+#: Largest depth of the queue of error replies.
+ERROR_QUEUE_MAX = 256
 
 
 #: One payload byte of a frame, with the frame's header: ``seq``, ``cmd`` and ``length`` hold
@@ -29,6 +34,10 @@ frame_layout = data.StructLayout({
     "first": 1,
     "last": 1,
 })
+
+
+#: An error reply waiting to be sent: the code and the offending frame's seq and cmd.
+error_request_layout = data.StructLayout({"code": 8, "seq": 8, "cmd": 8})
 
 
 class FrameLink(wiring.Component):
@@ -45,12 +54,15 @@ class FrameLink(wiring.Component):
     in a row) are ignored, so a host may send a ``0x00`` first to flush a partial frame.
 
     Sending, each frame taken from ``tx_frame`` is given its header and CRC, COBS-encoded and
-    followed by a delimiter. Error replies take precedence over ``tx_frame`` between frames.
+    followed by a delimiter. Error replies wait in a queue of ``error_queue`` entries and take
+    precedence over ``tx_frame`` between frames.
 
-    While a frame waits on ``rx_frame`` or an error reply waits to be sent, ``rx_bytes`` is not
-    ready: put a FIFO before it if its source cannot wait (a UART receiver cannot; at UART
-    rates the link takes a byte in at most every clock, so a few bytes of FIFO absorb the
-    hand-over of a frame when the layer above takes ``rx_frame`` promptly).
+    While a frame waits on ``rx_frame``, or an error reply waits for room in the queue,
+    ``rx_bytes`` is not ready: put a FIFO before it if its source cannot wait (a UART receiver
+    cannot; :class:`.serial_link.SerialFrameLink` has one). A host that waits for each reply
+    before sending its next frame never fills the queue; a flood of malformed frames faster
+    than their replies can leave is answered until the queue and that FIFO are full, after
+    which the flood itself is lost (never any state: nothing malformed reaches ``rx_frame``).
 
     Latency: ``rx_frame.valid`` rises 3 clocks after the transfer of the delimiter on
     ``rx_bytes`` and payload bytes follow one per clock; an error reply's first byte is on
@@ -65,6 +77,8 @@ class FrameLink(wiring.Component):
     commands : iterable of int, optional
         Command bytes accepted (each 0..254); others get ``UNKNOWN_COMMAND``. By default every
         byte but ``CMD_ERROR`` (0xFF).
+    error_queue : int
+        Error replies that can wait to be sent (1..256).
 
     Members
     -------
@@ -79,8 +93,10 @@ class FrameLink(wiring.Component):
         ``length`` must equal the number of payload bytes (1 transfer if 0).
     """
 
-    def __init__(self, *, max_payload=MAX_PAYLOAD_DEFAULT, commands=None):
+    def __init__(self, *, max_payload=MAX_PAYLOAD_DEFAULT, commands=None, error_queue=4):
         check_int("max_payload", max_payload, 1, MAX_PAYLOAD_LIMIT)
+        check_int("error_queue", error_queue, 1, ERROR_QUEUE_MAX)
+        self._error_queue = error_queue
         commands = default_commands() if commands is None else commands
         try:
             commands = frozenset(commands)
@@ -110,9 +126,14 @@ class FrameLink(wiring.Component):
     def commands(self):
         return self._commands
 
+    @property
+    def error_queue(self):
+        return self._error_queue
+
     def elaborate(self, platform):
         m = Module()
-        err = _ErrorRequest()
+        m.submodules.err_queue = err = SyncFIFOBuffered(
+            width=error_request_layout.size, depth=self._error_queue)
         self._elaborate_rx(m, err)
         self._elaborate_tx(m, err)
         return m
@@ -134,6 +155,9 @@ class FrameLink(wiring.Component):
                      rd.addr.eq(idx)]
 
         code = Signal(8)
+        err_code = Signal(8)
+        w = error_request_layout(err.w_data)
+        m.d.comb += [w.code.eq(err_code), w.seq.eq(seq), w.cmd.eq(cmd)]
         with m.If(ev.status == CobsStatus.OVERSIZE):
             m.d.comb += code.eq(LinkError.OVERSIZE)
         with m.Elif((ev.status == CobsStatus.CUT_SHORT) | (count < OVERHEAD_BYTES)):
@@ -145,7 +169,6 @@ class FrameLink(wiring.Component):
         with m.Elif(~cmd.matches(*sorted(self._commands))):
             m.d.comb += code.eq(LinkError.UNKNOWN_COMMAND)
 
-        m.d.comb += [err.seq.eq(seq), err.cmd.eq(cmd)]
         with m.FSM():
             with m.State("RECV"):
                 m.d.comb += [dec.o.ready.eq(1), rd.addr.eq(HEADER_BYTES)]
@@ -162,7 +185,7 @@ class FrameLink(wiring.Component):
                         with m.Case(3):
                             m.d.sync += length[8:].eq(ev.data)
                 with m.If(dec.o.valid & ev.end):
-                    m.d.sync += [idx.eq(HEADER_BYTES), err.code.eq(code)]
+                    m.d.sync += [idx.eq(HEADER_BYTES), err_code.eq(code)]
                     with m.If(code == 0):
                         m.next = "DELIVER"
                     with m.Else():
@@ -186,8 +209,8 @@ class FrameLink(wiring.Component):
                         m.d.sync += [count.eq(0), seq.eq(0), cmd.eq(0), length.eq(0)]
                         m.next = "RECV"
             with m.State("REPORT"):
-                m.d.comb += err.valid.eq(1)
-                with m.If(err.ready):
+                m.d.comb += err.w_en.eq(1)
+                with m.If(err.w_rdy):
                     m.d.sync += [count.eq(0), seq.eq(0), cmd.eq(0), length.eq(0)]
                     m.next = "RECV"
 
@@ -201,13 +224,14 @@ class FrameLink(wiring.Component):
         t_code, t_ecmd = Signal(8), Signal(8)
         s = app.i
         user = self.tx_frame
+        req = error_request_layout(err.r_data)
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(err.valid):
-                    m.d.comb += err.ready.eq(1)
-                    m.d.sync += [t_seq.eq(err.seq), t_cmd.eq(CMD_ERROR),
-                                 t_len.eq(ERROR_PAYLOAD_BYTES), t_code.eq(err.code),
-                                 t_ecmd.eq(err.cmd)]
+                with m.If(err.r_rdy):
+                    m.d.comb += err.r_en.eq(1)
+                    m.d.sync += [t_seq.eq(req.seq), t_cmd.eq(CMD_ERROR),
+                                 t_len.eq(ERROR_PAYLOAD_BYTES), t_code.eq(req.code),
+                                 t_ecmd.eq(req.cmd)]
                     m.next = "ERR_HDR_SEQ"
                 with m.Elif(user.valid):
                     m.d.sync += [t_seq.eq(user.payload.seq), t_cmd.eq(user.payload.cmd),
@@ -246,14 +270,3 @@ class FrameLink(wiring.Component):
                              s.payload.last.eq(user.payload.last), user.ready.eq(s.ready)]
                 with m.If(user.valid & s.ready & user.payload.last):
                     m.next = "IDLE"
-
-
-class _ErrorRequest:
-    """The receiver's request to the transmitter for one error reply (a stream handshake)."""
-
-    def __init__(self):
-        self.valid = Signal()
-        self.ready = Signal()
-        self.code = Signal(8)
-        self.seq = Signal(8)
-        self.cmd = Signal(8)

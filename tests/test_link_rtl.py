@@ -85,6 +85,25 @@ def test_frame_link_sends_frames():
     assert sent.hex() == b"".join(encode_frame(*c) for c in cases).hex()
 
 
+def test_frame_link_errors_while_sending():
+    """Garbage arrives while the layer above sends frames under back-pressure: what leaves is
+    the user's frames in order, interleaved whole with the error replies in order."""
+    rng = random.Random(seed_for("link interleave", 9))
+    user = [(i, 0x10 + i, bytes(rng.randrange(256) for _ in range(rng.randrange(30))))
+            for i in range(10)]
+    wire = b"".join(link_vectors.corrupt(rng, encode_frame(i, 1, b"abc")) for i in range(30))
+    dut = FrameLink(max_payload=MAXP, commands=COMMANDS, error_queue=2)
+    frames, sent, _ = run_frame_link(dut, wire, tx_frames=user, backpressure=0.6, seed=4)
+    want_frames, want_replies = expected(wire)
+    assert frames == want_frames
+    pieces = [p + b"\x00" for p in sent.split(b"\x00")[:-1]]
+    errors = {p for p in want_replies.split(b"\x00")}
+    got_errors = b"".join(p for p in pieces if p[:-1] in errors)
+    got_user = b"".join(p for p in pieces if p[:-1] not in errors)
+    assert got_errors == want_replies
+    assert got_user == b"".join(encode_frame(*f) for f in user)
+
+
 def test_cobs_encoder_vectors():
     """The COBS encoder alone, on every COBS vector (blocks of 1..254 bytes, 0xFF codes)."""
     dut = CobsEncoder()
@@ -125,6 +144,9 @@ def test_frame_link_parameters_checked():
     with pytest.raises(ParamError, match=re.escape("commands must hold integers in 0..254, "
                                                    "not 255")):
         FrameLink(commands=[1, CMD_ERROR])
+    with pytest.raises(ParamError, match=re.escape("error_queue = 0 is out of range: "
+                                                   "allowed 1..256")):
+        FrameLink(error_queue=0)
     with pytest.raises(ParamError, match="commands must hold at least one command byte"):
         FrameLink(commands=[])
     with pytest.raises(ParamError, match=re.escape("clocks_per_bit = 3 is out of range")):
