@@ -12,23 +12,27 @@ from .uart_rx import UARTReceiver
 from .uart_tx import UARTTransmitter
 
 
-__all__ = ["SerialFrameLink", "RX_FIFO_MAX"]
+__all__ = ["SerialFrameLink", "FIFO_MAX"]
 
 
-#: Largest depth of the receive FIFO.
-RX_FIFO_MAX = 4096
+#: Largest depth of the receive and transmit FIFOs.
+FIFO_MAX = 4096
 
 
 class SerialFrameLink(wiring.Component):
     """Checked frames over an 8N1 serial line: :class:`.uart_rx.UARTReceiver`, a byte FIFO of
-    ``rx_fifo`` entries, :class:`.frame_link.FrameLink` and :class:`.uart_tx.UARTTransmitter`,
-    the link a board top-level puts on its USB UART.
+    ``rx_fifo`` entries, :class:`.frame_link.FrameLink`, a byte FIFO of ``tx_fifo`` entries
+    and :class:`.uart_tx.UARTTransmitter`: the link a board top-level puts on its USB UART.
 
     The FIFO lets the frame layer hand a frame up, or queue an error reply, while characters
     keep arriving: with the layer above taking ``rx_frame`` at once, a ``max_payload``-byte
     frame is handed over in ``max_payload + 3`` clocks, much less than one character time.
     A character that finds the FIFO full is dropped (``overrun``); the frame it belonged to
     is then answered as malformed, and the link recovers at the next delimiter.
+
+    The transmit FIFO keeps the UART busy while the COBS encoder gathers its next block (up
+    to 254 clocks): once it has filled, frames sent back to back leave at exactly the line
+    rate for any ``clocks_per_bit`` (without it only from about 26 clocks per bit).
 
     Latency: a frame on ``rx`` reaches ``rx_frame`` about 9.5 bit times after the start bit
     of its delimiter plus 5 clocks; a frame on ``tx_frame`` starts leaving on ``tx`` within
@@ -40,8 +44,8 @@ class SerialFrameLink(wiring.Component):
         Clock cycles per bit: the clock frequency divided by the baud rate, rounded.
     max_payload, commands, error_queue :
         As for :class:`.frame_link.FrameLink`.
-    rx_fifo : int
-        Depth of the receive FIFO, in bytes (2..4096).
+    rx_fifo, tx_fifo : int
+        Depths of the receive and transmit FIFOs, in bytes (2..4096 each).
 
     Members
     -------
@@ -65,8 +69,10 @@ class SerialFrameLink(wiring.Component):
     overrun: Out(1)
 
     def __init__(self, *, clocks_per_bit, max_payload=MAX_PAYLOAD_DEFAULT, commands=None,
-                 error_queue=4, rx_fifo=32):
-        check_int("rx_fifo", rx_fifo, 2, RX_FIFO_MAX)
+                 error_queue=4, rx_fifo=32, tx_fifo=32):
+        check_int("rx_fifo", rx_fifo, 2, FIFO_MAX)
+        check_int("tx_fifo", tx_fifo, 2, FIFO_MAX)
+        self._tx_fifo = tx_fifo
         self._uart_rx = UARTReceiver(clocks_per_bit=clocks_per_bit)
         self._uart_tx = UARTTransmitter(clocks_per_bit=clocks_per_bit)
         self._link = FrameLink(max_payload=max_payload, commands=commands,
@@ -84,11 +90,13 @@ class SerialFrameLink(wiring.Component):
         m.submodules.uart_tx = utx = self._uart_tx
         m.submodules.link = link = self._link
         m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=8, depth=self._rx_fifo)
+        m.submodules.tx_fifo = tx_fifo = SyncFIFOBuffered(width=8, depth=self._tx_fifo)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx),
                      self.framing_error.eq(urx.framing_error), self.overrun.eq(urx.overrun)]
         wiring.connect(m, uart=urx.bytes, fifo=fifo.w_stream)
         wiring.connect(m, fifo=fifo.r_stream, link=link.rx_bytes)
-        wiring.connect(m, link=link.tx_bytes, uart=utx.bytes)
+        wiring.connect(m, link=link.tx_bytes, fifo=tx_fifo.w_stream)
+        wiring.connect(m, fifo=tx_fifo.r_stream, uart=utx.bytes)
         wiring.connect(m, link=link.rx_frame, out=wiring.flipped(self.rx_frame))
         wiring.connect(m, inp=wiring.flipped(self.tx_frame), link=link.tx_frame)
         return m
