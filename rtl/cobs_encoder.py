@@ -25,8 +25,8 @@ class CobsEncoder(wiring.Component):
     its bytes are sent while ``i`` waits.
 
     Latency: the first output byte is valid 1 clock after the transfer that closes the first
-    block; a block of ``n`` data bytes is sent in ``n + 1`` clocks (with ``o.ready`` high), so
-    a frame of ``L`` bytes passes in at most ``2 L + 3`` clocks: far faster than any UART.
+    block; a block of ``n`` data bytes is gathered in ``n`` clocks and sent in ``n + 1`` (with
+    ``o.ready`` high), so a frame passes at about 2 clocks per byte: far faster than a UART.
 
     Members
     -------

@@ -64,11 +64,12 @@ class FrameLink(wiring.Component):
     than their replies can leave is answered until the queue and that FIFO are full, after
     which the flood itself is lost (never any state: nothing malformed reaches ``rx_frame``).
 
-    Latency: ``rx_frame.valid`` rises 3 clocks after the transfer of the delimiter on
-    ``rx_bytes`` and payload bytes follow one per clock; an error reply's first byte is on
-    ``tx_bytes`` about 12 clocks after the delimiter (the COBS encoder buffers a block). A
-    frame of ``L`` bytes leaves in at most ``2 L + 3`` clocks when ``tx_bytes`` is always
-    ready.
+    Latency: ``rx_frame.valid`` rises 1 clock after the clock edge that takes a good frame's
+    delimiter from ``rx_bytes``, and its payload bytes follow one per clock; the first byte of
+    an error reply is valid on ``tx_bytes`` 8 clocks after that edge when the transmitter is
+    idle (the COBS encoder first gathers a block). Sending takes about 2 clocks per frame byte
+    when ``tx_bytes`` is always ready. ``rx_bytes`` takes one byte per
+    clock while the receiver is gathering a frame.
 
     Parameters
     ----------
@@ -162,7 +163,7 @@ class FrameLink(wiring.Component):
             m.d.comb += code.eq(LinkError.OVERSIZE)
         with m.Elif((ev.status == CobsStatus.CUT_SHORT) | (count < OVERHEAD_BYTES)):
             m.d.comb += code.eq(LinkError.CUT_SHORT)
-        with m.Elif(proc.crc != CRC.residue):
+        with m.Elif(~proc.match_detected):
             m.d.comb += code.eq(LinkError.BAD_CRC)
         with m.Elif(length != count - OVERHEAD_BYTES):
             m.d.comb += code.eq(LinkError.BAD_LENGTH)

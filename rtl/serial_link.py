@@ -34,9 +34,10 @@ class SerialFrameLink(wiring.Component):
     to 254 clocks): once it has filled, frames sent back to back leave at exactly the line
     rate for any ``clocks_per_bit`` (without it only from about 26 clocks per bit).
 
-    Latency: a frame on ``rx`` reaches ``rx_frame`` about 9.5 bit times after the start bit
-    of its delimiter plus 5 clocks; a frame on ``tx_frame`` starts leaving on ``tx`` within
-    about its COBS block's length in clocks, then at exactly the line rate.
+    Latency: a good frame is valid on ``rx_frame`` a few clocks (UART, FIFO and
+    :class:`.frame_link.FrameLink`, each a clock or two) after the middle of the stop bit of
+    its delimiter; a frame taken from ``tx_frame`` leaves at the line rate once its first
+    COBS block is gathered.
 
     Parameters
     ----------
