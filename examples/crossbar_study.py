@@ -59,15 +59,15 @@ TEST_IMAGES = 200          # of the 360 held out: keeps the full run to a few mi
 
 #: the sweeps: axis -> (label, values, how a value changes (DeviceParams, ArrayParams))
 SWEEPS = {
-    "levels": ("conductance levels per device", [2, 3, 5, 9, 17, 33, 65],
+    "levels": ("conductance levels per device", [2, 3, 5, 9, 17, 33, 65, 97],
                lambda d, a, v: (replace(d, levels=v), a)),
     "d2d": ("device-to-device variation σ of g_min, g_max (log-normal)",
             [0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
             lambda d, a, v: (replace(d, d2d_range=v), a)),
-    "read_noise": ("read noise σ (relative, per read)", [0.0, 0.01, 0.03, 0.1, 0.2, 0.3],
+    "read_noise": ("read noise σ (relative, per read)", [0.0, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5],
                    lambda d, a, v: (replace(d, read_noise=v), a)),
     "wire": ("wire segment resistance (Ω, rows and columns)", [0.0, 1.0, 5.0, 20.0, 50.0,
-                                                                100.0],
+                                                                100.0, 200.0, 500.0],
              lambda d, a, v: (d, replace(a, r_row=v, r_col=v))),
     "stuck": ("stuck-at rate (half at g_min, half at g_max)",
               [0.0, 0.001, 0.01, 0.03, 0.1, 0.2],
@@ -76,6 +76,19 @@ SWEEPS = {
 QUICK_VALUES = {"levels": [3, 65], "d2d": [0.0, 0.3], "read_noise": [0.0, 0.2],
                 "wire": [0.0, 50.0], "stuck": [0.0, 0.1]}
 RANDOM_AXES = {"d2d", "read_noise", "stuck"}         # the wire and levels axes draw nothing
+
+#: public reference points on the x axes: the parameter values of published devices and
+#: arrays (docs/crossbar_study.md cites each; /work/shared/notes/crossbar-anchors.md)
+X_REFS = {
+    "levels": [(64, "aihwkit / CrossSim-like default 64"), (97, "NeuroSim Ag:a-Si 97")],
+    "d2d": [(0.1, "NeuroSim-like D2D 10 %"), (0.3, "aihwkit w_max_dtod 0.3 (pessimistic)")],
+    "read_noise": [(0.01, "aihwkit ReRAM 1 %"), (0.0289, "NeuroSim measured 2.89 %")],
+    "wire": [(0.35, "aihwkit IR drop 0.35 Ω"), (1.0, "NeuroSim-like 1 Ω")],
+    "stuck": [(0.02, "typical study range ≤ 2 %"),
+              (0.1, "~10 % faulty in an HfO2 RRAM test chip")],
+}
+#: symlog thresholds of the x axes that start at 0
+X_LIN = {"d2d": None, "read_noise": 0.01, "wire": 1.0, "stuck": 0.001}
 
 #: public reference points: accuracy on the same dataset (sklearn 8x8 digits), digital
 #: spiking hardware (SPEC §5's comparison table)
@@ -246,7 +259,7 @@ def plot(results, out):
     for ax, axis in zip(axs.flat, axes_names):
         sw = results["sweeps"][axis]
         x = np.array([p["value"] for p in sw["points"]], float)
-        xs = np.arange(len(x)) if axis != "levels" else x
+        xs = x
         for p, xi in zip(sw["points"], xs):
             ax.plot([xi] * len(p["acc"]), p["acc"], ".", color="tab:blue", alpha=0.4)
         ax.plot(xs, [p["mean"] for p in sw["points"]], "o-", color="tab:blue",
@@ -259,14 +272,17 @@ def plot(results, out):
         if axis == "levels":
             ax.set_xscale("log", base=2)
             ax.axvline(2 ** (results["weight_bits"] - 1) + 1, color="gray", lw=0.8)
-        else:
-            ax.set_xticks(xs)
-            ax.set_xticklabels([f"{v:g}" for v in x])
+        elif X_LIN[axis] is not None:
+            ax.set_xscale("symlog", linthresh=X_LIN[axis])
+            ax.set_xlim(0, x.max() * 1.3)
+        for (xv, name), c in zip(X_REFS[axis], ("tab:orange", "tab:brown")):
+            ax.axvline(xv, color=c, lw=1.2, alpha=0.8)
+            ax.text(xv, 0.03, " " + name, rotation=90, fontsize=7, color=c, va="bottom")
         ax.set_xlabel(sw["label"])
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    axs.flat[0].legend(fontsize=7, loc="lower right")
+    axs.flat[axes_names.index("stuck")].legend(fontsize=7, loc="lower left")
     last = axs.flat[len(axes_names)]
     cal = results["calibration"]
     if cal:

@@ -39,3 +39,22 @@ def test_quick_study_runs_and_writes_its_outputs(tmp_path):
     assert stuck[0.1] < stuck[0.0]
     cal = {c["value"]: c for c in r["calibration"]}
     assert cal[0.3]["calibrated"][0] >= cal[0.3]["raw"][0]
+
+
+def test_quick_stdp_through_the_device_law(tmp_path):
+    path = Path(__file__).resolve().parent.parent / "examples" / "crossbar_stdp.py"
+    spec = importlib.util.spec_from_file_location("crossbar_stdp", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "stdp"
+    mod.main(["--quick", "-o", str(out)])           # asserts ideal crossbar == digital
+    assert (out / "crossbar_stdp.png").stat().st_size > 10_000
+    r = json.loads((out / "results.json").read_text())["variants"]
+    assert list(r) == ["digital", "ideal", "non-linear law", "update noise", "law + noise",
+                       "rram_neurosim"]
+    assert r["ideal"]["weights"] == r["digital"]["weights"]
+    # the non-linear law with update noise ends elsewhere than the ideal rule
+    for name in ("non-linear law", "update noise", "law + noise"):
+        assert r[name]["weights"] != r["digital"]["weights"], name
+    for v in r.values():
+        assert all(0.0 <= h <= 1.0 for h in v["hit_learned"] + v["hit_novel"])
