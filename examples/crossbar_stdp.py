@@ -171,6 +171,7 @@ def plot(results, out):
         ax.set_title(f"{name}: weights after learning", fontsize=9)
         ax.set_xlabel("axon (pattern axons first)")
         ax.set_ylabel("neuron")
+        ax.set_yticks(range(w.shape[1]))
     ax = axs[len(names)]
     for extra in axs[len(names) + 1:]:
         extra.axis("off")

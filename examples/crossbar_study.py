@@ -80,10 +80,10 @@ RANDOM_AXES = {"d2d", "read_noise", "stuck"}         # the wire and levels axes 
 #: public reference points on the x axes: the parameter values of published devices and
 #: arrays (docs/crossbar_study.md cites each; /work/shared/notes/crossbar-anchors.md)
 X_REFS = {
-    "levels": [(64, "aihwkit / CrossSim-like default 64"), (97, "NeuroSim Ag:a-Si 97")],
+    "levels": [(64, "anchors-note default 64"), (97, "NeuroSim Ag:a-Si 97")],
     "d2d": [(0.1, "NeuroSim-like D2D 10 %"), (0.3, "aihwkit w_max_dtod 0.3 (pessimistic)")],
     "read_noise": [(0.01, "aihwkit ReRAM 1 %"), (0.0289, "NeuroSim measured 2.89 %")],
-    "wire": [(0.35, "aihwkit IR drop 0.35 Ω"), (1.0, "NeuroSim-like 1 Ω")],
+    "wire": [(0.15, "aihwkit IR-drop 0.15 Ω"), (1.0, "anchors note up to 1 Ω")],
     "stuck": [(0.02, "typical study range ≤ 2 %"),
               (0.1, "~10 % faulty in an HfO2 RRAM test chip")],
 }
