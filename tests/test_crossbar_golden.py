@@ -226,3 +226,20 @@ def test_update_refuses_to_leave_the_weight_range():
     with pytest.raises(ValueError, match="axon 1 is out of range: allowed 0..0"):
         syn.update([1], [0], [1])
     assert syn.weights.tolist() == [[0]] and syn._pending == []
+
+
+def test_stdp_step_phases_split_the_step(rng):
+    # w_ltd is the step without post spikes (LTD alone); the final weights are stdp_step's
+    from spikefab.sim.stdp import stdp_step, stdp_step_phases
+    regs = dict(learn_en=1, k_pre=2, k_post=1, imp_pre=90, imp_post=70, a_plus=7,
+                a_minus=9, s_plus=3, s_minus=2, w_min=-50, w_max=60)
+    for _ in range(200):
+        A, N = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+        w = rng.integers(-50, 61, (A, N))
+        x, y = rng.integers(0, 256, A), rng.integers(0, 256, N)
+        pre, post, pl = (rng.random(A) < 0.5), (rng.random(N) < 0.5), (rng.random(A) < 0.7)
+        w_ltd, w2, x2, y2 = stdp_step_phases(w, x, y, pre, post, pl, regs, 255, (-128, 127))
+        ref = stdp_step(w, x, y, pre, post, pl, regs, 255, (-128, 127))
+        assert all(np.array_equal(a, b) for a, b in zip((w2, x2, y2), ref))
+        ltd_only = stdp_step(w, x, y, pre, np.zeros(N, bool), pl, regs, 255, (-128, 127))[0]
+        assert np.array_equal(w_ltd, ltd_only)
