@@ -31,7 +31,7 @@ from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import V_MAX
 
 from .intops import _i64, decay_shift, sat, sat16, trunc12, wrap24
-from .stdp import stdp_step, stdp_window, tdec
+from .stdp import stdp_step, stdp_step_phases, stdp_window, tdec
 from .synapses import DigitalSynapses, Synapses
 from .trace import Trace
 
@@ -182,8 +182,10 @@ class CoreModel:
     may change between steps), ``plastic`` [A] (0/1, likewise), and the traces ``x`` [A] and
     ``y`` [N]; after each step's neuron update :func:`stdp_step` runs with the axons hit at
     that step and the spikes, on the synapses' ``weights``, and the weights that changed are
-    sent to ``synapses.update`` as requests ``(axon, neuron, delta)``; ``weights`` are the
-    learned weights (readable at any time).
+    sent to ``synapses.update`` as requests ``(axon, neuron, delta)``: the LTD phase's
+    changes in one call, then the LTP phase's in a second call (SPEC §3.5's order; see
+    :class:`~spikefab.sim.synapses.Synapses`); ``weights`` are the learned weights (readable
+    at any time).
     """
 
     def __init__(self, image, synapses=None):
@@ -268,15 +270,22 @@ class CoreModel:
         state, s = step(self.state, self.neuron_params, a_in)
         if p.learning:
             w = self.synapses.weights
-            w_new, x, y = stdp_step(w, self.x, self.y, hit, s, self.plastic, self.stdp,
-                                    p.trace_max, p.weight_range)
             if self._custom:
-                diff = (w_new - w).reshape(-1)
-                k = np.flatnonzero(diff)
-                if k.size:                   # requests in (axon, neuron) order
-                    axon, neuron = np.divmod(k, p.neurons)
-                    self.synapses.update(axon, neuron, diff[k])
+                # LTD and LTP as separate requests, in SPEC §3.5's order: an analog port
+                # does them as two read-modify-writes, and a non-linear device law answers
+                # one net request differently from two (docs/network_golden.md)
+                w_ltd, w_new, x, y = stdp_step_phases(w, self.x, self.y, hit, s,
+                                                      self.plastic, self.stdp, p.trace_max,
+                                                      p.weight_range)
+                phases = [(w_ltd - w).reshape(-1), (w_new - w_ltd).reshape(-1)]
+                for diff in phases:
+                    k = np.flatnonzero(diff)
+                    if k.size:               # requests in (axon, neuron) order
+                        axon, neuron = np.divmod(k, p.neurons)
+                        self.synapses.update(axon, neuron, diff[k])
             else:                            # the digital memory: the same, without requests
+                w_new, x, y = stdp_step(w, self.x, self.y, hit, s, self.plastic, self.stdp,
+                                        p.trace_max, p.weight_range)
                 self.synapses._store(w_new)
             self.x, self.y = x, y
         self.state = state

@@ -6,6 +6,9 @@ Written from the specification only. Every computation is on int64 arrays; every
 
 - :func:`tdec`: the trace decrement of SPEC §3.5.
 - :func:`stdp_step`: one step of the learning rule, pure (never mutates its inputs).
+- :func:`stdp_step_phases`: the same, also returning the weights after the LTD phase (the
+  golden model sends a synapse object other than the digital memory the LTD and the LTP
+  changes as separate requests, as an analog port does).
 - :func:`stdp_window`: the Δw of one isolated pre/post pair as a function of
   Δt = t_post - t_pre, from the rule (by iterating the trace decay).
 - :func:`check_stdp_regs`: validation of a register set.
@@ -20,7 +23,7 @@ import numpy as np
 from spikefab.rtl.params import STDP_REG_NAMES, stdp_register_ranges
 
 
-__all__ = ["tdec", "stdp_step", "stdp_window", "check_stdp_regs"]
+__all__ = ["tdec", "stdp_step", "stdp_step_phases", "stdp_window", "check_stdp_regs"]
 
 
 def _i64(name, x):
@@ -119,6 +122,25 @@ def stdp_step(weights, x, y, pre_hit, post_spike, plastic, regs, trace_max, weig
     evolve the same either way. A weight touched by step 2 or 4 is clamped to
     ``w_min..w_max`` even when its Δ is 0; an untouched weight is never clamped.
     """
+    _, w, x, y = _stdp(weights, x, y, pre_hit, post_spike, plastic, regs, trace_max,
+                       weight_range, keep_ltd=False)
+    return w, x, y
+
+
+def stdp_step_phases(weights, x, y, pre_hit, post_spike, plastic, regs, trace_max,
+                     weight_range):
+    """:func:`stdp_step` (same parameters), returning ``(w_ltd, weights, x, y)``: also the
+    weights after step 2 (the LTD phase), before step 4 (the LTP phase). ``w_ltd - weights
+    in`` is the LTD phase's change, ``weights out - w_ltd`` the LTP phase's; their sum is the
+    step's net change. New arrays.
+    """
+    return _stdp(weights, x, y, pre_hit, post_spike, plastic, regs, trace_max, weight_range,
+                 keep_ltd=True)
+
+
+def _stdp(weights, x, y, pre_hit, post_spike, plastic, regs, trace_max, weight_range,
+          keep_ltd):
+    """The rule (see :func:`stdp_step`); ``w_ltd`` is None unless ``keep_ltd``."""
     trace_max = int(trace_max)
     wlo, whi = (int(v) for v in weight_range)
     r = check_stdp_regs(regs, trace_max, (wlo, whi))
@@ -147,6 +169,7 @@ def stdp_step(weights, x, y, pre_hit, post_spike, plastic, regs, trace_max, weig
     if learn and rows.any():
         dep = (np.int64(r["a_minus"]) * y) >> r["s_minus"]                 # [N]
         w[rows] = _clamp(w[rows] - dep[None, :], w_min, w_max)
+    w_ltd = w.copy() if keep_ltd else None
     # 3. pre impulse, every axon hit
     x = np.where(pre, np.minimum(x + r["imp_pre"], trace_max), x)
     # 4. LTP: columns of the neurons that spiked, over the plastic axons, with the new x
@@ -156,7 +179,7 @@ def stdp_step(weights, x, y, pre_hit, post_spike, plastic, regs, trace_max, weig
         w[idx] = _clamp(w[idx] + pot[:, None], w_min, w_max)
     # 5. post impulse
     y = np.where(post, np.minimum(y + r["imp_post"], trace_max), y)
-    return w, x, y
+    return w_ltd, w, x, y
 
 
 def stdp_window(regs, trace_max, dt_range):

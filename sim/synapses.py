@@ -73,9 +73,15 @@ class Synapses:
         the conductances.
     ``update(axon, neuron, delta)``
         Weight-update requests, three int64 arrays of one length: add ``delta[i]`` to the
-        weight of ``(axon[i], neuron[i])``. The golden model sends, after each step's STDP
-        update, one request per synapse whose weight changed, with the net change of that
-        step (LTD and LTP of one synapse at one step combined), in (axon, neuron) order; a
+        weight of ``(axon[i], neuron[i])``, in list order. After each step's STDP update the
+        golden model sends the changes of the two phases of SPEC §3.5 separately, as the
+        hardware's STDP engine makes them (two read-modify-writes; an analog port emits
+        each as its own request): first one call with the LTD phase's changes (the rows of
+        the plastic axons hit at the step), then one call with the LTP phase's changes (the
+        columns of the neurons that spiked), each call in (axon, neuron) order, one request
+        per synapse whose weight that phase changed (no zero ``delta``; no call for a phase
+        that changed nothing). A synapse touched by both phases gets two requests, LTD
+        first: a non-linear device law answers one net request differently from two. A
         request never takes a weight outside ``weight_range``. The object applies them (a
         crossbar turns them into programming pulses); afterwards :attr:`weights` shows them.
         (:class:`DigitalSynapses` itself is given the new weights directly, which is the
