@@ -603,11 +603,12 @@ class _Control:
 
 
 def _popcount(m, bits, name):
-    """A signal holding the number of set bits among ``bits`` (an adder tree)."""
+    """A signal holding the number of set bits among ``bits``: a balanced adder tree (depth
+    log2 of the count), so the expression stays shallow for any mesh size."""
     terms = [b.as_unsigned() if hasattr(b, "as_unsigned") else b for b in bits]
     total = Signal(range(len(terms) + 1), name=name)
-    acc = terms[0]
-    for b in terms[1:]:
-        acc = acc + b
-    m.d.comb += total.eq(acc)
+    while len(terms) > 1:
+        pairs = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+    m.d.comb += total.eq(terms[0])
     return total

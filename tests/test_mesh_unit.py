@@ -207,3 +207,25 @@ def test_fanout_and_tile_check_their_parameters():
         Tile(mesh=MP, core_image=CoreImage(P), route=other, x=0, y=0)
     with pytest.raises(TypeError):
         FanOut(MP, P, route, 0, 0)          # keyword-only
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 1024, 4096])
+def test_popcount_counts_any_number_of_bits(count):
+    # the array's packet counters add one bit per tile; a linear adder chain overflowed
+    # Python's recursion limit from 18 x 18 tiles on (issue: documented sizes crashed)
+    from amaranth.hdl import Module, Signal
+    from spikefab.rtl.mesh import _popcount
+    rng = np.random.default_rng(count)
+    m = Module()
+    bits = [Signal(name=f"b{k}") for k in range(count)]
+    total = _popcount(m, bits, "total")
+    sim = Simulator(m)
+    values = [rng.integers(0, 2, count) for _ in range(3)] + [np.ones(count, int)]
+
+    async def bench(ctx):
+        for v in values:
+            for b, x in zip(bits, v):
+                ctx.set(b, int(x))
+            assert ctx.get(total) == int(v.sum())
+    sim.add_testbench(bench)
+    sim.run()
