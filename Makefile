@@ -17,7 +17,7 @@ setup: $(STAMP) debs
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[sim,synth,test]"
+	$(PY) -m pip install --quiet -e ".[sim,synth,test,sweep]"
 	touch $(STAMP)
 
 debs:

@@ -248,6 +248,9 @@ def main(argv=None):
     d.add_argument("-o", "--output", default="demo_out")
     d.set_defaults(func=_cmd_demo)
 
+    from . import sweep
+    sweep.add_parser(sub)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
