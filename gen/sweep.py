@@ -15,7 +15,7 @@ and a ``seed``. Kinds (:data:`KINDS`):
     Reports LUT4, FF, BRAM, DSP, Fmax and ``events_per_clock`` (synaptic events per clock
     while integrating = ``lanes``).
 ``callable``
-    ``params["function"]`` (``"package.module:function"``) called as
+    ``params["function"]`` (``"package.module:function"`` or ``"file.py:function"``) called as
     ``function(out_dir=Path, seed=int, **params["kwargs"])``; it returns a dict of results
     (numbers, strings). The hook for studies this module does not know (crossbar
     non-idealities, for one).
@@ -123,28 +123,19 @@ def run_rtl(image, inputs, steps, simulator, *, seed=0, root="build/sim"):
     return trace
 
 
-def random_image(params, rng, density=0.3, inhibitory=0.2):
-    """A random core image of ``params`` (a CoreParams): sparse signed weights at full range,
-    random thresholds, a random weight exponent; drawn from ``rng``."""
-    import numpy as np
+def random_image(params, rng):
+    """A random core image of ``params`` (a CoreParams) drawn from ``rng``: every parameter
+    and initial state over its whole range (:meth:`CoreImage.random`), then about half the
+    neurons given thresholds low enough to fire, so spikes and resets happen."""
     from ..rtl.image import CoreImage
-    A, N = params.axons, params.neurons
-    lo, hi = params.weight_range
-    w = rng.integers(1, hi + 1, size=(A, N))
-    w[rng.random((A, N)) < inhibitory] *= -1
-    w = np.clip(w, lo, hi)
-    w[rng.random((A, N)) > density] = 0
-    par = params.param_defaults()
+    img = CoreImage.random(params, rng, density=float(rng.uniform(0.2, 1.0)))
+    low = rng.random(params.param_rows) < 0.5
     if params.model == "cuba":
-        par.update(du=rng.integers(256, 2048, N), dv=rng.integers(64, 1024, N),
-                   vth=rng.integers(200, 3000, N), bias_mant=np.zeros(N, np.int64))
+        img.neuron_params["vth"][low] = rng.integers(0, 400, low.sum())
+        img.neuron_params["dv"][low] = rng.integers(0, 1200, low.sum())
     else:
-        par.update(dash_syn=rng.integers(1, 4, N), dash_mem=rng.integers(1, 5, N),
-                   th=rng.integers(50, 400, N))
-    rows = params.param_rows
-    par = {k: (np.asarray(v)[:rows] if np.ndim(v) else v) for k, v in par.items()}
-    return CoreImage(params=params, weights=w, w_exp=int(rng.integers(0, 7)),
-                     neuron_params=par)
+        img.neuron_params["th"][low] = rng.integers(1, 400, low.sum())
+    return img
 
 
 def _trace_digest(trace):
@@ -207,11 +198,26 @@ def _kind_synth(job, out_dir):
 
 
 def resolve_callable(ref):
-    """``"package.module:function"`` -> the function."""
-    mod, sep, name = str(ref).partition(":")
+    """``"package.module:function"`` or ``"path/to/file.py:function"`` (a path relative to
+    the driver's directory) -> the function."""
+    mod, sep, name = str(ref).rpartition(":")
     if not sep or not mod or not name:
-        raise ValueError(f"function = {ref!r}: expected 'package.module:function'")
-    obj = importlib.import_module(mod)
+        raise ValueError(f"function = {ref!r}: expected 'package.module:function' or "
+                         f"'path/to/file.py:function'")
+    if mod.endswith(".py"):
+        import importlib.util
+        path = Path(mod).resolve()
+        key = f"_spikefab_sweep_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+        obj = sys.modules.get(key)
+        if obj is None:
+            spec = importlib.util.spec_from_file_location(key, path)
+            if spec is None or not path.is_file():
+                raise ValueError(f"function = {ref!r}: no file {path}")
+            obj = importlib.util.module_from_spec(spec)
+            sys.modules[key] = obj
+            spec.loader.exec_module(obj)
+    else:
+        obj = importlib.import_module(mod)
     for part in name.split("."):
         obj = getattr(obj, part)
     return obj
@@ -265,7 +271,11 @@ def run_job(job, root=DEFAULT_ROOT):
 
 # --- the Ray driver -----------------------------------------------------------------------------
 
-def _ray_task(job_dict, root):
+def _ray_task(job_dict, root, cwd):
+    # relative paths of a job (sim_root, a callable's files) mean the driver's directory;
+    # a worker runs one task at a time, so changing its directory is safe
+    with contextlib.suppress(OSError):
+        os.chdir(cwd)
     return run_job(Job(**job_dict), root)
 
 
@@ -318,7 +328,7 @@ def run_sweep(jobs, *, root=DEFAULT_ROOT, address=None, num_cpus=None, cpus_per_
     if todo:
         with ray_session(address, num_cpus) as ray:
             task = ray.remote(num_cpus=cpus_per_job, max_retries=0)(_ray_task)
-            pending = {task.remote(jobs[i].to_dict(), str(root)): i for i in todo}
+            pending = {task.remote(jobs[i].to_dict(), str(root), os.getcwd()): i for i in todo}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
