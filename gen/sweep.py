@@ -288,11 +288,11 @@ def ray_session(address=None, num_cpus=None):
     if ray.is_initialized():
         yield ray
         return
-    kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    if address:
-        ray.init(address=address, **kw)
+    if address:                         # a cluster's own settings; "ray://" takes few
+        ray.init(address=address)
     else:
-        ray.init(num_cpus=num_cpus, **kw)
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
     try:
         yield ray
     finally:
@@ -656,10 +656,11 @@ def cmd_sweep(args):
             print(f"{job.name or job.kind:40s} {job_dir(job, root)}")
         return 0
     print(f"spikefab sweep: {len(jobs)} {spec['kind']} jobs, builds in {root}/")
+    prov = provenance()                 # the commit the jobs start from
     rows = run_sweep(jobs, root=root, address=args.address, num_cpus=args.num_cpus,
                      cpus_per_job=args.cpus_per_job, reuse=args.reuse)
     md_path = args.output.with_suffix(".md")
-    write_results(rows, args.output, md_path, title=args.title, spec=spec)
+    write_results(rows, args.output, md_path, prov=prov, title=args.title, spec=spec)
     print(markdown(rows, title=args.title))
     print(f"results: {args.output}, {md_path}")
     if args.plot:

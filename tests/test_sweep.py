@@ -3,6 +3,7 @@ a local Ray cluster (started once for the module, shut down after)."""
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def study(out_dir, seed, scale=1.0, fail_on=()):
 
 
 # --- without Ray ----------------------------------------------------------------------------
+
+def test_import_is_light():
+    """Ray is imported only when a sweep runs."""
+    code = ("import sys, spikefab.gen, spikefab.gen.sweep, spikefab.gen.cli; "
+            "assert 'ray' not in sys.modules, 'ray imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
 
 def test_job_hash_is_content_hash(tmp_path):
     a = Job("synth", {"device": "ecp5-85f", "core": {"lanes": 4, "neurons": 64}}, 1)
@@ -182,6 +190,21 @@ def test_cli_sweep_on_ray(ray_cluster, tmp_path, capsys):
     md = out.with_suffix(".md").read_text()
     assert "4 jobs: 4 ok, 0 failed." in md and "| core.weight_bits | seed |" in md
     assert "results:" in capsys.readouterr().out
+
+
+def test_cli_sweep_joins_cluster_by_address(ray_cluster, tmp_path):
+    """A second driver (another process) joins the module's Ray with --address."""
+    address = ray_cluster.get_runtime_context().gcs_address
+    out = tmp_path / "s.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikefab.gen.cli", "sweep", "--address", address,
+         "--kind", "regression", "--set", "core.neurons=4", "--set", "core.axons=4",
+         "--seeds", "1,2", "--root", str(tmp_path / "b"), "-o", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert [r["ok"] for r in doc["jobs"]] == [True, True]
+    assert ray_cluster.is_initialized()
 
 
 def test_plot_pareto(tmp_path):
