@@ -500,9 +500,11 @@ def markdown(rows, prov=None, title="Sweep"):
     lines = [f"# {title}", ""]
     if prov:
         m = prov["machine"]
+        dirty = " (with uncommitted changes)" if prov["dirty"] else ""
         lines += [f"Command: `{prov['command']}`  ",
-                  f"Commit: {prov['commit']}{' (with uncommitted changes)' if prov['dirty'] else ''}"
-                  f"; {prov['date']}  ",
+                  f"Commit: {prov['commit']}{dirty}; {prov['date']}"
+                  + (f"; wall-clock {prov['wall_s']:.0f} s" if "wall_s" in prov else "")
+                  + "  ",
                   f"Machine: {m['uname_m']}, {m['nproc']} CPUs ({m['cpu']}), "
                   f"Python {m['python']}", ""]
     n_ok = sum(r["ok"] for r in rows)
@@ -551,12 +553,13 @@ def plot_pareto(rows, path, x="events_per_clock", y="lut4", colour="fmax_mhz", t
     xs = [r["result"][x] for r in ok]
     ys = [r["result"][y] for r in ok]
     cs = [r["result"][colour] for r in ok]
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
     sc = ax.scatter(xs, ys, c=cs, cmap="viridis", s=60, zorder=3)
     fig.colorbar(sc, ax=ax, label="Fmax (MHz)")
     for r, xv, yv, cv in zip(ok, xs, ys, cs):
         core = r["params"].get("core", {})
-        ax.annotate(f"N={core.get('neurons', '?')}, {cv:.0f} MHz", (xv, yv),
+        ax.annotate(f"N={core.get('neurons', '?')}, {cv:.0f} MHz, "
+                    f"{r['result'].get('bram', '?')} BRAM", (xv, yv),
                     textcoords="offset points", xytext=(6, 4), fontsize=8)
     front = pareto_front([(yv, xv) for xv, yv in zip(xs, ys)])
     if front:
@@ -565,6 +568,9 @@ def plot_pareto(rows, path, x="events_per_clock", y="lut4", colour="fmax_mhz", t
         ax.legend(loc="upper left")
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(set(xs)), [str(v) for v in sorted(set(xs))])
+    if xs:                              # room for the labels right of the points
+        ax.set_xlim(min(xs) / 1.3, max(xs) * 2.8)
+        ax.margins(y=0.1)
     ax.set_xlabel("synaptic events per clock while integrating (= lanes)")
     ax.set_ylabel("LUT4 (placed, harness included)")
     ax.set_title(title or "Synthesis sweep")
@@ -657,8 +663,10 @@ def cmd_sweep(args):
         return 0
     print(f"spikefab sweep: {len(jobs)} {spec['kind']} jobs, builds in {root}/")
     prov = provenance()                 # the commit the jobs start from
+    t0 = time.perf_counter()
     rows = run_sweep(jobs, root=root, address=args.address, num_cpus=args.num_cpus,
                      cpus_per_job=args.cpus_per_job, reuse=args.reuse)
+    prov["wall_s"] = round(time.perf_counter() - t0, 1)
     md_path = args.output.with_suffix(".md")
     write_results(rows, args.output, md_path, prov=prov, title=args.title, spec=spec)
     print(markdown(rows, title=args.title))
