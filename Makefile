@@ -44,4 +44,4 @@ bench: setup
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf build demo_out .pytest_cache
+	rm -rf build demo_out sweep_out .pytest_cache
