@@ -307,14 +307,20 @@ def run_sweep(jobs, *, root=DEFAULT_ROOT, address=None, num_cpus=None, cpus_per_
     ``address``: a Ray cluster (``"auto"``, ``"ray://host:10001"``...); default a local Ray
     (``num_cpus``: how many CPUs it uses; default all). ``cpus_per_job``: Ray CPUs each task
     reserves. ``reuse``: take the row of a job whose folder already holds a successful
-    ``result.json`` instead of running it again. A failed task is a row with ``ok = False``;
+    ``result.json`` instead of running it again. A job given twice (same kind, params and
+    seed) runs once; both rows are its row. A failed task is a row with ``ok = False``;
     the sweep goes on. ``root`` must be reachable from every worker (a shared file system on
     a cluster)."""
     from tqdm import tqdm
     root = Path(root).resolve()
     rows = [None] * len(jobs)
-    todo = []
+    todo, first, same = [], {}, {}
     for i, job in enumerate(jobs):
+        h = job_hash(job)
+        if h in first:                  # the same job twice: one folder, run once
+            same[i] = first[h]
+            continue
+        first[h] = i
         done = job_dir(job, root) / "result.json"
         if reuse and done.exists():
             old = json.loads(done.read_text())
@@ -322,7 +328,7 @@ def run_sweep(jobs, *, root=DEFAULT_ROOT, address=None, num_cpus=None, cpus_per_
                 rows[i] = dict(old, reused=True)
                 continue
         todo.append(i)
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="job",
+    bar = tqdm(total=len(first), initial=len(first) - len(todo), desc="sweep", unit="job",
                disable=not progress)
     failed = 0
     if todo:
@@ -348,6 +354,8 @@ def run_sweep(jobs, *, root=DEFAULT_ROOT, address=None, num_cpus=None, cpus_per_
                     bar.update(1)
                     bar.set_postfix(failed=failed)
     bar.close()
+    for i, j in same.items():
+        rows[i] = dict(rows[j], name=jobs[i].name)
     return rows
 
 

@@ -157,6 +157,13 @@ def test_sweep_on_ray_reports_failure_and_goes_on(ray_cluster, tmp_path):
     assert [r.get("reused", False) for r in again] == [True, True, True, False, True, False]
     assert [r["ok"] for r in again] == [r["ok"] for r in rows]
 
+    # the same job twice (another label) runs once, in one folder
+    twice = [tiny_job(21), Job(**dict(tiny_job(21).to_dict(), name="again"))]
+    both = sweep.run_sweep(twice, root=tmp_path / "c", progress=False)
+    assert both[0]["dir"] == both[1]["dir"] and both[0]["pid"] == both[1]["pid"]
+    assert both[0]["result"] == both[1]["result"] and both[1]["name"] == "again"
+    assert len(list((tmp_path / "c").iterdir())) == 1
+
 
 #: the parameters of test_core_rtl's directed cuba core: its simulator builds are shared
 RTL_CORE = {"neurons": 16, "axons": 8, "model": "cuba", "weight_bits": 8, "lanes": 4,
