@@ -17,7 +17,7 @@ setup: $(STAMP) debs
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[sim,synth,test]"
+	$(PY) -m pip install --quiet -e ".[sim,synth,test,sweep]"
 	touch $(STAMP)
 
 debs:
@@ -49,4 +49,4 @@ bench-quick: setup
 	$(PY) benchmarks/run_all.py --quick
 
 clean:
-	rm -rf build demo_out examples_out .pytest_cache
+	rm -rf build demo_out examples_out sweep_out .pytest_cache

@@ -578,6 +578,9 @@ def build_parser():
     d.add_argument("-o", "--output", default="demo_out", metavar="DIR",
                    help="output folder (default demo_out)")
     d.set_defaults(func=_cmd_demo)
+
+    from . import sweep
+    sweep.add_parser(sub)
     return parser
 
 
