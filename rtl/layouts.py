@@ -114,7 +114,7 @@ class Reg(enum.IntEnum):
     """Registers of :attr:`Region.REG`. ``rw`` unless marked read-only."""
     W_EXP = 0         #: weight exponent, 0..7
     STEP = 1          #: read-only: steps completed since reset
-    STATUS = 2        #: bit 0: event overflow (sticky; any write clears)
+    STATUS = 2        #: sticky, any write clears: bit 0 event overflow, 1 bad event, 2 bad address
     LAST_CYCLES = 3   #: read-only: clocks from the step command to step done, last step
     LAST_EVENTS = 4   #: read-only: input events accepted for the last step
     LAST_SPIKES = 5   #: read-only: spikes emitted at the last step

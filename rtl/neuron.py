@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import param_layout, state_layout
 from .params import CoreParams, V_MAX
+from .pipeline import delay_line
 
 
 __all__ = ["CubaDatapath", "ShiftDatapath", "DATAPATHS", "datapath_for", "sat_signed"]
@@ -67,12 +68,8 @@ class _Datapath(wiring.Component):
 
     def _carry(self, m, stages):
         """Delay ``i_valid`` and ``i_tag`` by ``stages`` clocks onto the outputs."""
-        valid, tag = self.i_valid, self.i_tag
-        for k in range(stages):
-            v, t = Signal(name=f"valid_{k}"), Signal.like(self.i_tag, name=f"tag_{k}")
-            m.d.sync += [v.eq(valid), t.eq(tag)]
-            valid, tag = v, t
-        m.d.comb += [self.o_valid.eq(valid), self.o_tag.eq(tag)]
+        valid, tag = delay_line(m, (self.i_valid, self.i_tag), stages, ("valid", "tag"))
+        m.d.comb += [self.o_valid.eq(valid[-1]), self.o_tag.eq(tag[-1])]
 
 
 class _Stages:
@@ -87,9 +84,7 @@ class _Stages:
         return s
 
     def delay(self, sig, n, name):
-        for k in range(n):
-            sig = self.stage(f"{name}_d{k}", sig.shape(), sig)
-        return sig
+        return delay_line(self.m, (sig,), n, (f"{name}_d",), reset_less=True)[0][-1]
 
 
 class CubaDatapath(_Datapath):

@@ -10,6 +10,7 @@ from . import layouts
 from .core_interfaces import Fired, InputRead, RegionAccess, UpdateControl
 from .image import CoreImage
 from .neuron import datapath_for
+from .pipeline import delay_line
 
 
 __all__ = ["NeuronUpdate"]
@@ -115,23 +116,16 @@ class NeuronUpdate(wiring.Component):
                          pidx_wr.data.eq(self.cfg_pidx.w_data),
                          pidx_wr.en.eq(self.cfg_pidx.w_en), self.cfg_pidx.r_data.eq(pidx_q)]
 
-        # R0 (memory outputs registered), R1, R2: state and parameters wait for a_in
-        stages = [(Signal(name=f"r{k}_valid"), Signal(range(N), name=f"r{k}_tag"),
-                   Signal(st_lay, name=f"r{k}_state", reset_less=True),
-                   Signal(par_lay, name=f"r{k}_params", reset_less=True))
-                  for k in range(InputRead.LATENCY - 1)]
-        rv1, n1 = Signal(), Signal.like(n0)
-        m.d.sync += [rv1.eq(rv0), n1.eq(n0)]
-        src = (rv1, n1, st_rd.data, par_rd.data)
-        for stage in stages:
-            m.d.sync += [d.eq(s) for d, s in zip(stage, src)]
-            src = stage
-        r0_state, r0_params = stages[0][2], stages[0][3]
-        m.d.comb += [self.cfg_state.r_data.eq(r0_state), self.cfg_param.r_data.eq(r0_params)]
+        # the neuron waits InputRead.LATENCY clocks for a_in: its state and parameters are
+        # registered (R1, the read-back's data), then wait in R2, R3
+        valid, tag = delay_line(m, (rv0, n0), InputRead.LATENCY, ("r_valid", "r_tag"))
+        state, params = delay_line(m, (st_rd.data, par_rd.data), InputRead.LATENCY - 1,
+                                   ("r_state", "r_params"), reset_less=True)
+        m.d.comb += [self.cfg_state.r_data.eq(state[0]), self.cfg_param.r_data.eq(params[0])]
 
         m.submodules.datapath = dp = datapath_for(p)
-        m.d.comb += [dp.i_valid.eq(src[0]), dp.i_tag.eq(src[1]), dp.i_state.eq(src[2]),
-                     dp.i_params.eq(src[3]), dp.i_a_in.eq(self.a_in.a_in)]
+        m.d.comb += [dp.i_valid.eq(valid[-1]), dp.i_tag.eq(tag[-1]), dp.i_state.eq(state[-1]),
+                     dp.i_params.eq(params[-1]), dp.i_a_in.eq(self.a_in.a_in)]
 
         # write-back: the datapath's result, or a configuration write
         with m.If(dp.o_valid):

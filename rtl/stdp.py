@@ -1,5 +1,7 @@
 """The on-chip STDP engine of a core (SPEC §3.5), driven by the core's step sequence."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
@@ -8,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 from . import layouts
 from .image import CoreImage
 from .core_interfaces import Fired, Hit, LearnControl, RegionAccess, RegisterAccess, WeightRmw
+from .pipeline import delay_line
 
 
 __all__ = ["StdpEngine"]
@@ -83,14 +86,25 @@ class StdpEngine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p, img = self._p, self._image
-        A, N, W, L = p.axons, p.neurons, p.words_per_row, p.lanes
-        lb = (L - 1).bit_length()
-        tb, tmax = p.trace_bits, p.trace_max
-        db = 8 + tb                          # width of a stored LTP / LTD delta
-        S = p.max_delay
+        p = self._p
+        # the engine's signals, shared by the parts below; the parts are elaborated in this
+        # order (a later assignment to a signal takes priority over an earlier one)
+        s = SimpleNamespace(lb=(p.lanes - 1).bit_length(), db=8 + p.trace_bits,
+                            S=p.max_delay)
+        s.lane_of = (lambda n: n[:s.lb]) if s.lb else (lambda n: Const(0, 1))
+        s.regs = self._registers(m)
+        self._memories(m, s)
+        self._recording(m, s)
+        self._trace_passes(m, s)
+        self._rmw_pipeline(m, s)
+        self._learn_fsm(m, s)
+        self._trace_writes(m, s)
+        self._config_reads(m, s)
+        return m
 
-        # --- registers ------------------------------------------------------------------
+    def _registers(self, m):
+        """The STDP registers, written and read through ``regs``."""
+        p, img = self._p, self._image
         regs = {}
         for name, reg in layouts.STDP_REGS.items():
             shape = layouts.reg_shape(p, reg)
@@ -105,12 +119,18 @@ class StdpEngine(wiring.Component):
                 with m.Case(reg):
                     m.d.comb += self.regs.r_data.eq(regs[name].as_unsigned()
                                                   if regs[name].shape().signed else regs[name])
+        return regs
 
-        # --- memories -------------------------------------------------------------------
-        x_lay = data.StructLayout({"x": unsigned(tb), "plastic": unsigned(1),
-                                   "dltp": unsigned(db)})
-        y_elem = data.StructLayout({"y": unsigned(tb), "dltd": unsigned(db)})
-        y_lay = data.ArrayLayout(y_elem, L)
+    def _memories(self, m, s):
+        """The trace memories (with each step's LTP / LTD deltas), the per-slot hit bits and
+        hit lists, the list of neurons that fired."""
+        p, img = self._p, self._image
+        A, N, W, L, S = p.axons, p.neurons, p.words_per_row, p.lanes, s.S
+        tb, db = p.trace_bits, s.db
+        s.x_lay = x_lay = data.StructLayout({"x": unsigned(tb), "plastic": unsigned(1),
+                                             "dltp": unsigned(db)})
+        s.y_elem = y_elem = data.StructLayout({"y": unsigned(tb), "dltd": unsigned(db)})
+        s.y_lay = y_lay = data.ArrayLayout(y_elem, L)
         x_init = [x_lay.const({"x": int(x), "plastic": int(pl), "dltp": 0})
                   for x, pl in zip(img.x, img.plastic)]
         y_words = []
@@ -124,36 +144,45 @@ class StdpEngine(wiring.Component):
                                                   init=[])
         m.submodules.spike_list = spike_list = Memory(shape=unsigned(p.neuron_bits), depth=N,
                                                       init=[])
-        x_rd, x_wr = x_mem.read_port(), x_mem.write_port()
-        y_rd, y_wr = y_mem.read_port(), y_mem.write_port(granularity=1)
-        hb_rd, hb_wr = hit_bits.read_port(), hit_bits.write_port()
-        hl_rd, hl_wr = hit_list.read_port(), hit_list.write_port()
-        sl_rd, sl_wr = spike_list.read_port(), spike_list.write_port()
+        s.x_rd, s.x_wr = x_mem.read_port(), x_mem.write_port()
+        s.y_rd, s.y_wr = y_mem.read_port(), y_mem.write_port(granularity=1)
+        s.hb_rd, s.hb_wr = hit_bits.read_port(), hit_bits.write_port()
+        s.hl_rd, s.hl_wr = hit_list.read_port(), hit_list.write_port()
+        s.sl_rd, s.sl_wr = spike_list.read_port(), spike_list.write_port()
 
-        # --- recording hits (integration) and spikes (update) ---------------------------
-        hit_count = Array(Signal(range(A + 1), name=f"hit_count_{s}") for s in range(S))
-        h_pend = Signal()
-        h_axon = Signal.like(self.hits.axon)
-        h_slot = Signal.like(self.hits.slot)
-        h_base = Signal(range(S * A))
-        m.d.comb += h_base.eq(self.hits.slot * A)
+    def _recording(self, m, s):
+        """Recording hits (during integration) and spikes (during the update)."""
+        p = self._p
+        A, N = p.axons, p.neurons
+        s.hit_count = Array(Signal(range(A + 1), name=f"hit_count_{i}") for i in range(s.S))
+        s.h_pend = h_pend = Signal()
+        s.h_axon = h_axon = Signal.like(self.hits.axon)
+        s.h_slot = h_slot = Signal.like(self.hits.slot)
+        s.h_base = Signal(range(s.S * A))
+        m.d.comb += s.h_base.eq(self.hits.slot * A)
         with m.If(self.hits.valid):
             m.d.sync += [h_pend.eq(1), h_axon.eq(self.hits.axon), h_slot.eq(self.hits.slot)]
         with m.Else():
             m.d.sync += h_pend.eq(0)
-        spike_count = Signal(range(N + 1))
+        s.spike_count = spike_count = Signal(range(N + 1))
         with m.If(self.fired.valid):
-            m.d.comb += [sl_wr.addr.eq(spike_count), sl_wr.data.eq(self.fired.neuron),
-                         sl_wr.en.eq(1)]
+            m.d.comb += [s.sl_wr.addr.eq(spike_count), s.sl_wr.data.eq(self.fired.neuron),
+                         s.sl_wr.en.eq(1)]
             m.d.sync += spike_count.eq(spike_count + 1)
 
-        # --- phase control --------------------------------------------------------------
-        xp_run = Signal()                       # pre-trace pass issuing reads
-        yp_run = Signal()                       # post-trace pass issuing reads
-        xa = Signal(range(A))
-        yn = Signal(range(N))
-        cur_base = Signal(range(S * A))
-        m.d.comb += cur_base.eq(self.ctrl.slot * A)
+    def _trace_passes(self, m, s):
+        """The pre-trace pass (one axon per clock) and the post-trace pass (one neuron per
+        clock), started together by ``ctrl.begin``: each decays its traces and computes the
+        step's LTP / LTD deltas (written back by :meth:`_trace_writes`)."""
+        p, regs = self._p, s.regs
+        A, N, L = p.axons, p.neurons, p.lanes
+        tb, tmax = p.trace_bits, p.trace_max
+        s.xp_run = xp_run = Signal()            # pre-trace pass issuing reads
+        s.yp_run = yp_run = Signal()            # post-trace pass issuing reads
+        s.xa = xa = Signal(range(A))
+        s.yn = yn = Signal(range(N))
+        s.cur_base = Signal(range(s.S * A))
+        m.d.comb += s.cur_base.eq(self.ctrl.slot * A)
         with m.If(self.ctrl.begin):
             m.d.sync += [xp_run.eq(1), yp_run.eq(1), xa.eq(0), yn.eq(0)]
         with m.If(xp_run):
@@ -167,104 +196,102 @@ class StdpEngine(wiring.Component):
 
         # pre-trace pass pipeline: read (0) -> registered (1) -> decay+impulse (2)
         #                          -> product (3) -> write (4)
-        xv = [Signal(name=f"xv{k}") for k in range(4)]
-        xaddr = [Signal(range(A), name=f"xaddr{k}") for k in range(4)]
-        m.d.sync += [xv[0].eq(xp_run), xaddr[0].eq(xa)]
-        for k in range(1, 4):
-            m.d.sync += [xv[k].eq(xv[k - 1]), xaddr[k].eq(xaddr[k - 1])]
-        x_q = Signal(x_lay, reset_less=True)
+        s.xv, s.xaddr = xv, _ = delay_line(m, (xp_run, xa), 4, ("xv", "xaddr"))
+        x_q = Signal(s.x_lay, reset_less=True)
         h_q = Signal(reset_less=True)
-        m.d.sync += [x_q.eq(x_rd.data), h_q.eq(hb_rd.data)]
+        m.d.sync += [x_q.eq(s.x_rd.data), h_q.eq(s.hb_rd.data)]
         x2 = Signal(unsigned(tb), reset_less=True)
         pl2 = Signal(reset_less=True)
         decayed = Signal(unsigned(tb + 1))
         m.d.comb += decayed.eq(x_q.x - _tdec(x_q.x, regs["k_pre"]))
         bumped = decayed + Mux(h_q, regs["imp_pre"], 0)
         m.d.sync += [x2.eq(Mux(bumped > tmax, tmax, bumped)), pl2.eq(x_q.plastic)]
-        x3 = Signal(unsigned(tb), reset_less=True)
-        pl3 = Signal(reset_less=True)
-        prod3 = Signal(unsigned(8 + tb), reset_less=True)
+        s.x3 = x3 = Signal(unsigned(tb), reset_less=True)
+        s.pl3 = pl3 = Signal(reset_less=True)
+        s.prod3 = prod3 = Signal(unsigned(8 + tb), reset_less=True)
         m.d.sync += [x3.eq(x2), pl3.eq(pl2), prod3.eq(regs["a_plus"] * x2)]
 
         # post-trace pass pipeline: read word (0) -> lane registered (1) -> decay (2)
         #                           -> product (3) -> write lane (4)
-        yv = [Signal(name=f"yv{k}") for k in range(5)]
-        ytag = [Signal(range(N), name=f"ytag{k}") for k in range(5)]
-        m.d.sync += [yv[0].eq(yp_run), ytag[0].eq(yn)]
-        for k in range(1, 5):
-            m.d.sync += [yv[k].eq(yv[k - 1]), ytag[k].eq(ytag[k - 1])]
+        s.yv, s.ytag = yv, ytag = delay_line(m, (yp_run, yn), 5, ("yv", "ytag"))
         # every RAM output is registered before use: the synapse word, the y word (LTD,
         # post pass, post impulse, read-back) and the x word (LTP)
-        w_q = Signal(layouts.syn_word_layout(p), reset_less=True)
-        yw_q = Signal(y_lay, reset_less=True)
-        xw_q = Signal(x_lay, reset_less=True)
-        m.d.sync += [w_q.eq(self.syn.rdata), yw_q.eq(y_rd.data), xw_q.eq(x_rd.data)]
-        lane_of = (lambda n: n[:lb]) if lb else (lambda n: Const(0, 1))
-        y_q = Signal(y_elem, reset_less=True)
-        yw_lanes = Array(yw_q[l] for l in range(L))     # lanes of the registered y word
-        m.d.sync += y_q.eq(yw_lanes[lane_of(ytag[1])])
+        s.w_q = w_q = Signal(layouts.syn_word_layout(p), reset_less=True)
+        s.yw_q = yw_q = Signal(s.y_lay, reset_less=True)
+        s.xw_q = xw_q = Signal(s.x_lay, reset_less=True)
+        m.d.sync += [w_q.eq(self.syn.rdata), yw_q.eq(s.y_rd.data), xw_q.eq(s.x_rd.data)]
+        y_q = Signal(s.y_elem, reset_less=True)
+        s.yw_lanes = yw_lanes = Array(yw_q[l] for l in range(L))  # lanes of the registered y word
+        m.d.sync += y_q.eq(yw_lanes[s.lane_of(ytag[1])])
         y2 = Signal(unsigned(tb), reset_less=True)
         m.d.sync += y2.eq(y_q.y - _tdec(y_q.y, regs["k_post"]))
-        y3 = Signal(unsigned(tb), reset_less=True)
-        prod_y3 = Signal(unsigned(8 + tb), reset_less=True)
+        s.y3 = y3 = Signal(unsigned(tb), reset_less=True)
+        s.prod_y3 = prod_y3 = Signal(unsigned(8 + tb), reset_less=True)
         m.d.sync += [y3.eq(y2), prod_y3.eq(regs["a_minus"] * y2)]
-        passes_busy = xp_run | yp_run | xv[0] | xv[1] | xv[2] | xv[3] | \
+        s.passes_busy = xp_run | yp_run | xv[0] | xv[1] | xv[2] | xv[3] | \
             yv[0] | yv[1] | yv[2] | yv[3] | yv[4]
 
-        # --- LTD / LTP sequencer --------------------------------------------------------
+    def _rmw_pipeline(self, m, s):
+        """The synapse read-modify-write pipeline of LTD (rows) and LTP (columns).
+
+        A read issued in clock c (``issue``, ``raddr``); RAM data registered (c+1, stage 0);
+        new word computed from the registered words (c+2, stage 1); written (c+3, stage 2).
+        """
+        p, regs = self._p, s.regs
+        L = p.lanes
         wmin, wmax = regs["w_min"], regs["w_max"]
-        k = Signal(range(max(A, N) + 1))       # list position
-        a_cur = Signal(range(A))
-        n_cur = Signal(range(N))
-        j = Signal(range(max(A, W)))           # word (LTD) or axon (LTP) counter
-        issue = Signal()                        # a synapse read is issued this clock
-        issue_ltp = Signal()
-        raddr = Signal.like(self.syn.raddr)
-        # synapse RMW pipeline: read issued (c); RAM data registered (c+1, stage 0);
-        # new word computed from the registered words (c+2, stage 1); written (c+3, stage 2)
-        sv = [Signal(name=f"sv{i}") for i in range(3)]
-        sltp = [Signal(name=f"sltp{i}") for i in range(2)]     # LTP (not LTD), to stage 1
-        sad = [Signal.like(self.syn.raddr, name=f"sad{i}") for i in range(3)]
-        m.d.sync += [sv[0].eq(issue), sltp[0].eq(issue_ltp), sad[0].eq(raddr)]
-        for i in range(1, 3):
-            m.d.sync += [sv[i].eq(sv[i - 1]), sad[i].eq(sad[i - 1])]
-        m.d.sync += sltp[1].eq(sltp[0])
-        rmw_busy = sv[0] | sv[1] | sv[2]
+        s.issue = issue = Signal()              # a synapse read is issued this clock
+        s.issue_ltp = issue_ltp = Signal()
+        s.raddr = raddr = Signal.like(self.syn.raddr)
+        sv, sad = delay_line(m, (issue, raddr), 3, ("sv", "sad"))
+        sltp, = delay_line(m, (issue_ltp,), 2, ("sltp",))     # LTP (not LTD), to stage 1
+        s.rmw_busy = sv[0] | sv[1] | sv[2]
         new_w = Signal(layouts.syn_word_layout(p), reset_less=True)
-        ltp_lane = Signal(range(L), reset_less=True)
+        s.ltp_lane = ltp_lane = Signal(range(L), reset_less=True)
         for l in range(L):
-            w = w_q[l]
-            dec = w - yw_q[l].dltd
-            inc = w + xw_q.dltp
+            w = s.w_q[l]
+            dec = w - s.yw_q[l].dltd
+            inc = w + s.xw_q.dltp
             mine = ltp_lane == l
             sel = Mux(sltp[1], inc, dec)
             clamp = Mux(sel < wmin, wmin, Mux(sel > wmax, wmax, sel))
-            touched = Mux(sltp[1], xw_q.plastic & mine, 1)
+            touched = Mux(sltp[1], s.xw_q.plastic & mine, 1)
             m.d.sync += new_w[l].eq(Mux(touched, clamp, w))
         m.d.comb += [self.syn.waddr.eq(sad[2]), self.syn.wdata.eq(new_w),
                      self.syn.we.eq(sv[2]), self.syn.raddr.eq(raddr)]
 
-        post_n = Signal(range(N))                 # post impulse: neuron, pipeline
-        pi_v = [Signal(name=f"pi_v{i}") for i in range(4)]
-        m.d.sync += [pi_v[1].eq(pi_v[0]), pi_v[2].eq(pi_v[1]), pi_v[3].eq(pi_v[2])]
-        pi_q = Signal(y_elem, reset_less=True)
-        m.d.sync += pi_q.eq(yw_lanes[lane_of(post_n)])
+        s.post_n = Signal(range(p.neurons))         # post impulse: neuron, pipeline
+        s.pi_v0 = Signal(name="pi_v0")
+        s.pi_v = [s.pi_v0] + delay_line(m, (s.pi_v0,), 3, ("pi_v",))[0]
+        s.pi_q = Signal(s.y_elem, reset_less=True)
+        m.d.sync += s.pi_q.eq(s.yw_lanes[s.lane_of(s.post_n)])
 
+    def _learn_fsm(self, m, s):
+        """The LTD / LTP sequencer: after ``ctrl.learn``, LTD over the row of each plastic hit
+        axon, then LTP over the column of each neuron that fired and its post impulse."""
+        p, regs = self._p, s.regs
+        A, N, W, lb = p.axons, p.neurons, p.words_per_row, s.lb
+        x_rd, y_rd, hl_rd, sl_rd = s.x_rd, s.y_rd, s.hl_rd, s.sl_rd
+        issue, raddr, pi_v, post_n = s.issue, s.raddr, s.pi_v, s.post_n
+        k = Signal(range(max(A, N) + 1))       # list position
+        a_cur = Signal(range(A))
+        n_cur = Signal(range(N))
+        j = Signal(range(max(A, W)))           # word (LTD) or axon (LTP) counter
         with m.FSM(name="stdp"):
             with m.State("IDLE"):
                 with m.If(self.ctrl.learn):
                     m.d.sync += k.eq(0)
                     m.next = "WAIT_PASSES"
             with m.State("WAIT_PASSES"):
-                with m.If(~passes_busy):
+                with m.If(~s.passes_busy):
                     m.next = "LTD_FETCH"
             # LTD: for each hit axon of the slot, if plastic (and learning), stream its row
             with m.State("LTD_FETCH"):
-                with m.If((k == hit_count[self.ctrl.slot]) | ~regs["learn_en"]):
+                with m.If((k == s.hit_count[self.ctrl.slot]) | ~regs["learn_en"]):
                     m.d.sync += k.eq(0)
                     m.next = "LTP_FETCH"
                 with m.Else():
-                    m.d.comb += hl_rd.addr.eq(cur_base + k)
+                    m.d.comb += hl_rd.addr.eq(s.cur_base + k)
                     m.next = "LTD_AXON"
             with m.State("LTD_AXON"):
                 m.d.sync += a_cur.eq(hl_rd.data)
@@ -284,11 +311,11 @@ class StdpEngine(wiring.Component):
                 with m.If(j == W - 1):
                     m.next = "LTD_DRAIN"
             with m.State("LTD_DRAIN"):
-                with m.If(~rmw_busy):
+                with m.If(~s.rmw_busy):
                     m.next = "LTD_FETCH"
             # LTP and post impulse: for each neuron that fired
             with m.State("LTP_FETCH"):
-                with m.If(k == spike_count):
+                with m.If(k == s.spike_count):
                     m.next = "FINISH"
                 with m.Else():
                     m.d.comb += sl_rd.addr.eq(k)
@@ -301,13 +328,13 @@ class StdpEngine(wiring.Component):
                 with m.Else():
                     m.next = "POST_READ"
             with m.State("LTP_COL"):
-                m.d.comb += [issue.eq(1), issue_ltp.eq(1),
+                m.d.comb += [issue.eq(1), s.issue_ltp.eq(1),
                              raddr.eq(j * W + (n_cur >> lb)), x_rd.addr.eq(j)]
                 m.d.sync += j.eq(j + 1)
                 with m.If(j == A - 1):
                     m.next = "LTP_DRAIN"
             with m.State("LTP_DRAIN"):
-                with m.If(~rmw_busy):
+                with m.If(~s.rmw_busy):
                     m.next = "POST_READ"
             with m.State("POST_READ"):
                 m.d.comb += y_rd.addr.eq(post_n >> lb)
@@ -319,13 +346,21 @@ class StdpEngine(wiring.Component):
                     m.next = "LTP_FETCH"
             with m.State("FINISH"):
                 m.d.comb += self.ctrl.done.eq(1)
-                m.d.sync += [spike_count.eq(0), hit_count[self.ctrl.slot].eq(0)]
+                m.d.sync += [s.spike_count.eq(0), s.hit_count[self.ctrl.slot].eq(0)]
                 m.next = "IDLE"
-        m.d.comb += self.syn.active.eq(issue | rmw_busy)
+        m.d.comb += self.syn.active.eq(issue | s.rmw_busy)
         # LTP lane of the neuron, aligned with the pipeline's compute stage
-        m.d.sync += ltp_lane.eq(lane_of(n_cur))
+        m.d.sync += s.ltp_lane.eq(s.lane_of(n_cur))
 
-        # --- memory port multiplexing ---------------------------------------------------
+    def _trace_writes(self, m, s):
+        """The memory ports shared by the passes, the recording, the sequencer and the
+        configuration port: x reads and writes, hit bits and lists, y reads and writes."""
+        p, regs = self._p, s.regs
+        A, L, tb, tmax = p.axons, p.lanes, p.trace_bits, p.trace_max
+        x_rd, x_wr, hb_rd, hb_wr, hl_wr = s.x_rd, s.x_wr, s.hb_rd, s.hb_wr, s.hl_wr
+        y_rd, y_wr, lane_of = s.y_rd, s.y_wr, s.lane_of
+        xp_run, xa, xv, xaddr, cur_base = s.xp_run, s.xa, s.xv, s.xaddr, s.cur_base
+        h_slot, hit_count, lb = s.h_slot, s.hit_count, s.lb
         # x_mem read: pre pass, LTD plastic check, LTP column, configuration
         with m.If(xp_run):
             m.d.comb += x_rd.addr.eq(xa)
@@ -333,57 +368,61 @@ class StdpEngine(wiring.Component):
         with m.If(xp_run):
             m.d.comb += hb_rd.addr.eq(cur_base + xa)
         with m.Elif(self.hits.valid):
-            m.d.comb += hb_rd.addr.eq(h_base + self.hits.axon)
-        h_addr_q = Signal(range(S * A))
-        m.d.sync += h_addr_q.eq(Mux(self.hits.valid, h_base + self.hits.axon, h_addr_q))
+            m.d.comb += hb_rd.addr.eq(s.h_base + self.hits.axon)
+        h_addr_q = Signal(range(s.S * A))
+        m.d.sync += h_addr_q.eq(Mux(self.hits.valid, s.h_base + self.hits.axon, h_addr_q))
         with m.If(xv[3]):
             # write back the decayed trace; clear the slot's hit bit
             m.d.comb += [x_wr.addr.eq(xaddr[3]), x_wr.en.eq(1),
-                         x_wr.data.x.eq(x3), x_wr.data.plastic.eq(pl3),
-                         x_wr.data.dltp.eq(prod3 >> regs["s_plus"])]
+                         x_wr.data.x.eq(s.x3), x_wr.data.plastic.eq(s.pl3),
+                         x_wr.data.dltp.eq(s.prod3 >> regs["s_plus"])]
         with m.Elif(self.xtrace.w_en):
             m.d.comb += [x_wr.addr.eq(self.xtrace.index), x_wr.en.eq(1),
                          x_wr.data.x.eq(self.xtrace.w_data[:tb]),
                          x_wr.data.plastic.eq(self.xtrace.w_data[tb])]
         with m.If(xv[1]):
             m.d.comb += [hb_wr.addr.eq(cur_base + xaddr[1]), hb_wr.data.eq(0), hb_wr.en.eq(1)]
-        with m.Elif(h_pend & ~hb_rd.data):
+        with m.Elif(s.h_pend & ~hb_rd.data):
             m.d.comb += [hb_wr.addr.eq(h_addr_q), hb_wr.data.eq(1), hb_wr.en.eq(1),
                          hl_wr.addr.eq(h_slot * A + hit_count[h_slot]),
-                         hl_wr.data.eq(h_axon), hl_wr.en.eq(1)]
+                         hl_wr.data.eq(s.h_axon), hl_wr.en.eq(1)]
             m.d.sync += hit_count[h_slot].eq(hit_count[h_slot] + 1)
 
         # y_mem read: post pass, LTD row, post impulse, configuration
-        with m.If(yp_run):
-            m.d.comb += y_rd.addr.eq(yn >> lb)
-        with m.If(yv[4]):
-            m.d.comb += [y_wr.addr.eq(ytag[4] >> lb), y_wr.en.eq(1 << lane_of(ytag[4]))]
+        with m.If(s.yp_run):
+            m.d.comb += y_rd.addr.eq(s.yn >> lb)
+        with m.If(s.yv[4]):
+            m.d.comb += [y_wr.addr.eq(s.ytag[4] >> lb), y_wr.en.eq(1 << lane_of(s.ytag[4]))]
             for l in range(L):
-                m.d.comb += [y_wr.data[l].y.eq(y3), y_wr.data[l].dltd.eq(prod_y3 >> regs["s_minus"])]
-        with m.Elif(pi_v[2]):
-            bumped_y = pi_q.y + regs["imp_post"]
+                m.d.comb += [y_wr.data[l].y.eq(s.y3),
+                             y_wr.data[l].dltd.eq(s.prod_y3 >> regs["s_minus"])]
+        with m.Elif(s.pi_v[2]):
+            bumped_y = s.pi_q.y + regs["imp_post"]
             for l in range(L):
                 m.d.comb += [y_wr.data[l].y.eq(Mux(bumped_y > tmax, tmax, bumped_y)),
-                             y_wr.data[l].dltd.eq(pi_q.dltd)]
-            m.d.comb += [y_wr.addr.eq(post_n >> lb), y_wr.en.eq(1 << lane_of(post_n))]
+                             y_wr.data[l].dltd.eq(s.pi_q.dltd)]
+            m.d.comb += [y_wr.addr.eq(s.post_n >> lb), y_wr.en.eq(1 << lane_of(s.post_n))]
         with m.Elif(self.ytrace.w_en):
             for l in range(L):
-                m.d.comb += [y_wr.data[l].y.eq(self.ytrace.w_data[:tb]), y_wr.data[l].dltd.eq(0)]
+                m.d.comb += [y_wr.data[l].y.eq(self.ytrace.w_data[:tb]),
+                             y_wr.data[l].dltd.eq(0)]
             m.d.comb += [y_wr.addr.eq(self.ytrace.index >> lb),
                          y_wr.en.eq(1 << lane_of(self.ytrace.index))]
 
-        # configuration reads: the address lines belong to the configuration port
+    def _config_reads(self, m, s):
+        """Configuration reads of ``xtrace`` / ``ytrace``: while ``sel`` is high the address
+        lines belong to the configuration port; data 2 clocks later."""
+        p, L, lb = self._p, self._p.lanes, s.lb
         cfg_lane = Signal(range(L))
         cfg_lane_q = Signal(range(L))
-        m.d.comb += cfg_lane.eq(lane_of(self.ytrace.index))
+        m.d.comb += cfg_lane.eq(s.lane_of(self.ytrace.index))
         with m.If(self.xtrace.sel):
-            m.d.comb += x_rd.addr.eq(self.xtrace.index)
+            m.d.comb += s.x_rd.addr.eq(self.xtrace.index)
         with m.If(self.ytrace.sel):
-            m.d.comb += y_rd.addr.eq(self.ytrace.index >> lb)
+            m.d.comb += s.y_rd.addr.eq(self.ytrace.index >> lb)
         cfg_lane_q2 = Signal(range(L))
         m.d.sync += [cfg_lane_q.eq(cfg_lane), cfg_lane_q2.eq(cfg_lane_q)]
         xr = Signal(layouts.xtrace_layout(p), reset_less=True)
-        m.d.sync += [xr.x.eq(x_rd.data.x), xr.plastic.eq(x_rd.data.plastic),
-                     ]
-        m.d.comb += [self.xtrace.r_data.eq(xr), self.ytrace.r_data.y.eq(yw_lanes[cfg_lane_q2].y)]
-        return m
+        m.d.sync += [xr.x.eq(s.x_rd.data.x), xr.plastic.eq(s.x_rd.data.plastic)]
+        m.d.comb += [self.xtrace.r_data.eq(xr),
+                     self.ytrace.r_data.y.eq(s.yw_lanes[cfg_lane_q2].y)]

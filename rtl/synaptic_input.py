@@ -9,6 +9,7 @@ from . import layouts
 from .core_interfaces import Hit, InputRead, RegionAccess, StepControl, WeightRmw
 from .image import CoreImage
 from .neuron import sat_signed
+from .pipeline import delay_line
 from .synapse_ram import SynapseRam
 
 
@@ -153,11 +154,7 @@ class SynapticInput(wiring.Component):
         # A word is read in stage 2 and written in stage 4, so the next event may touch the
         # same word only 3 clocks after this one started: with N/lanes >= 3 that is always
         # so; smaller cores wait ``cooldown`` clocks between events.
-        s_valid = [Signal(name=f"int_v{k}") for k in range(1, 5)]
-        s_addr = [Signal.like(acc_ptr, name=f"int_addr{k}") for k in range(1, 5)]
-        m.d.sync += [s_valid[0].eq(ev_busy), s_addr[0].eq(acc_ptr)]
-        for k in range(1, 4):
-            m.d.sync += [s_valid[k].eq(s_valid[k - 1]), s_addr[k].eq(s_addr[k - 1])]
+        s_valid, s_addr = delay_line(m, (ev_busy, acc_ptr), 4, ("int_v", "int_addr"))
         int_valid = s_valid[3]
         m.d.comb += self.step.busy.eq(ev_busy | s_valid[0] | s_valid[1] | s_valid[2] |
                                       int_valid)
