@@ -35,7 +35,7 @@ demo: setup
 	$(VENV)/bin/spikefab demo -o demo_out
 
 test: setup
-	$(PY) -m pytest -n $(JOBS) -q -m "not slow" tests
+	$(PY) -m pytest -n $(JOBS) -q -m "not slow" --durations=30 tests
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow tests
