@@ -50,8 +50,7 @@ def active_core(rng, model, learning, weight_bits):
                         profile_index=img.profile_index, state=img.state, stdp=img.stdp,
                         plastic=img.plastic, x=img.x, y=img.y)
     if learning:
-        img.stdp["learn_en"] = 1
-        img.plastic[:] = 1
+        img = img.replace(stdp={"learn_en": 1}, plastic=np.ones(p.axons, np.int64))
     return img
 
 
@@ -159,10 +158,10 @@ def pair_image():
     img = CoreImage(p, weights=np.array([[0]]),
                     neuron_params={"du": 4095, "dv": 4095, "vth": 0, "bias_mant": 1,
                                    "bias_exp": 0})
-    img.stdp.update(learn_en=1, k_pre=1, k_post=1, imp_pre=64, imp_post=64, a_plus=1,
-                    a_minus=1, s_plus=2, s_minus=3, w_min=-128, w_max=127)
-    img.plastic[:] = 1
-    return img
+    return img.replace(stdp=dict(learn_en=1, k_pre=1, k_post=1, imp_pre=64, imp_post=64,
+                                 a_plus=1, a_minus=1, s_plus=2, s_minus=3, w_min=-128,
+                                 w_max=127),
+                       plastic=np.ones(p.axons, np.int64))      # checked images are read-only
 
 
 def test_ltd_and_ltp_reach_the_object_as_two_calls():
