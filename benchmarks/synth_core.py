@@ -18,10 +18,7 @@ Usage: python benchmarks/synth_core.py [--build DIR] [--results DIR] [--seed N]
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -32,6 +29,8 @@ from tqdm import tqdm
 from spikefab.gen import synth
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams
+
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent
@@ -67,34 +66,11 @@ def _design(p):
 
 
 def _command():
-    exe = Path(sys.executable)
-    try:
-        exe = exe.relative_to(Path.cwd())
-    except ValueError:
-        pass
-    script = Path(sys.argv[0])
-    try:
-        script = script.resolve().relative_to(Path.cwd())
-    except ValueError:
-        pass
-    return shlex.join([str(exe), str(script)] + sys.argv[1:])
+    return _provenance.command()
 
 
 def _machine():
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip())
-    except (OSError, ValueError):
-        nproc = os.cpu_count()
-    return {"uname_m": platform.machine(), "nproc": nproc, "cpu": cpu,
-            "python": platform.python_version()}
+    return _provenance.machine()
 
 
 def _first_line(cmd):
@@ -123,14 +99,8 @@ def _tools():
 
 
 def _git():
-    def git(*args):
-        try:
-            r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
-            return r.stdout.strip() if r.returncode == 0 else ""
-        except OSError:
-            return ""
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "rtl_dirty": bool(git("status", "--porcelain", "--", "rtl"))}
+    g = _provenance.git("rtl")
+    return {"commit": g["commit"], "rtl_dirty": g["dirty"]}
 
 
 def _dsp_timing_gaps(out_dir):
@@ -197,7 +167,7 @@ def markdown(result):
     lines = [
         "# Synthesis: resources and Fmax of the neuron core", "",
         f"Command: `{result['command']}`  ",
-        f"Machine: `uname -m` = {m['uname_m']}, `nproc` = {m['nproc']} ({m['cpu']}), "
+        f"Machine: `uname -m` = {m['machine']}, `nproc` = {m['nproc']} ({m['cpu']}), "
         f"Python {m['python']}  ",
         "Tools: " + "; ".join(f"{k}: {v}" for k, v in result["tools"].items()) + "  ",
         f"Source: commit {result['git']['commit']}"

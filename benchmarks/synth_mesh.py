@@ -250,7 +250,7 @@ def markdown(result):
     lines = [
         "# Synthesis: resources and Fmax of the many-core array", "",
         _commands_line(result),
-        f"Machine: `uname -m` = {m['uname_m']}, `nproc` = {m['nproc']} ({m['cpu']}), "
+        f"Machine: `uname -m` = {m['machine']}, `nproc` = {m['nproc']} ({m['cpu']}), "
         f"Python {m['python']}  ",
         "Tools: " + "; ".join(f"{k}: {v}" for k, v in result["tools"].items()) + "  ",
     ] + _source_lines(result) + [
