@@ -14,7 +14,7 @@ The task and split are the crossbar study's (``examples/crossbar_study.py``, imp
 3. **Inputs**: each pixel x/16 in [0, 1] as a regular spike train over T steps (a spike at
    step t when floor((t + 1) x) > floor(t x)): deterministic rate coding.
 4. **Quantise** (:func:`spikefab.gen.quantise.quantise`) to 8, 6, 4 and 2-bit weights, with
-   bias tuning and the per-layer scale search on 300 training images (calibration), **map**
+   bias tuning and the per-layer scale search on 300 training images (calibration; 100 with --quick), **map**
    onto a 2x1 array of 64-neuron, 64-axon cores (hidden layer on core (0, 0), output on
    (1, 0); reset by subtraction in hardware), and run the whole test split on the golden
    network model (every image also checked equal to the quantiser's batched simulation).
@@ -162,7 +162,8 @@ def run_golden(m, x, steps):
 def run_rtl(m, x, steps, simulator="verilator"):
     """Run images ``x`` (0/1 [B, T, 64]) on the RTL of the mapped array ``m``; returns one
     dict per image: ``spikes`` ({population: bool [steps, size]}), ``cycles`` (clocks of the
-    run). The one place that runs the RTL: the fast run mode replaces it on merge."""
+    run, the sum of the bench's clocks per step). The one place that runs the RTL: the
+    fast run mode replaces it on merge."""
     from spikefab.sim.runner import Stimulus, run_bench
     jobs = [(m.image, m.encode_inputs({"input": img}, steps), steps,
              Stimulus(readback=False)) for img in x]
@@ -171,7 +172,7 @@ def run_rtl(m, x, steps, simulator="verilator"):
     for tr in traces:
         cyc = np.asarray(tr.meta["cycles"], np.int64)
         out.append({"spikes": {p: m.population_spikes(tr, p) for p in m.populations},
-                    "cycles": int(cyc[-1]), "trace": tr})
+                    "cycles": int(cyc.sum()), "trace": tr})
     return out
 
 
@@ -192,7 +193,7 @@ def evaluate(fnet, bits, x_te, y_te, x_cal, y_cal, T, steps):
     pred = readout(spk, v, vth, 1, T)
     syn = synaptic_events(q.network, x_te, bspk["hidden"])
     clocks = [clock_model(e, m.params.neurons, m.params.lanes) for e in ev]
-    return m, q, {"bits": bits, "acc_golden": float(np.mean(pred == y_te)),
+    return m, q, {"clocks_per_image": clocks, "bits": bits, "acc_golden": float(np.mean(pred == y_te)),
                   "pred": pred.tolist(), "layers": q.rows, "choice": q.choice,
                   "syn_events": float(np.mean(syn)), "axon_events": float(ev.sum(axis=(1, 2)).mean()),
                   "clocks_model": float(np.mean(clocks)),
@@ -220,7 +221,8 @@ def run(out, quick=False, rtl=0, simulators=("verilator",), bits=BITS, T=T_STEPS
     nir.write(out / "digits.nir", nir_graph(W1, W2, Xtr))
     res = import_nir(out / "digits.nir", dt=DT, reset="subtract")
     fnet = res.float_net
-    x_te, x_cal = encode(Xte, T), encode(Xtr[:CALIB], T)
+    ncal = 100 if quick else CALIB
+    x_te, x_cal = encode(Xte, T), encode(Xtr[:ncal], T)
     fl = fnet.run({"input": x_te})
     # float readout on the same window: NIR step t, no shift
     v_dummy = np.zeros((len(yte), 10))
@@ -230,12 +232,13 @@ def run(out, quick=False, rtl=0, simulators=("verilator",), bits=BITS, T=T_STEPS
                "acc_ann": acc_ann, "acc_float_snn": acc_float, "fmax_mhz": FMAX_MHZ,
                "import_report": str(res.report), "bits": [], **provenance()}
     for b in bits:
-        m, q, r = evaluate(fnet, b, x_te, yte, x_cal, ytr[:CALIB], T, steps)
+        m, q, r = evaluate(fnet, b, x_te, yte, x_cal, ytr[:ncal], T, steps)
         r["rtl"] = {}
         for sim in simulators if rtl else ():
             got = run_rtl(m, x_te[:rtl], steps, sim)
             gold = [m.run_golden({"input": img}, steps=steps) for img in x_te[:rtl]]
             equal = all(np.array_equal(g.trace.spikes, o["trace"].spikes) and
+                        np.array_equal(g.trace.u, o["trace"].u) and
                         np.array_equal(g.trace.v, o["trace"].v) for g, o in zip(gold, got))
             pred = [int(np.argmax(o["spikes"]["out"][1:1 + T].sum(axis=0) +
                                   np.clip(o["trace"].v[-1][m.neuron_index("out")] /
@@ -243,13 +246,15 @@ def run(out, quick=False, rtl=0, simulators=("verilator",), bits=BITS, T=T_STEPS
                                           -0.99, 0.99) * 0.5)) for o in got]
             r["rtl"][sim] = {"images": rtl, "equal_to_golden": bool(equal),
                              "acc": float(np.mean(np.array(pred) == yte[:rtl])),
-                             "cycles": [o["cycles"] for o in got]}
+                             "cycles": [o["cycles"] for o in got],
+                             "cycles_model": r["clocks_per_image"][:rtl]}
         results["bits"].append(r)
         print(f"{b}-bit: golden {r['acc_golden']:.3f} (float SNN {acc_float:.3f}), "
               f"{r['syn_events']:.0f} synaptic events/image, {r['clocks_model']:.0f} clocks "
               f"= {r['us_at_fmax']:.1f} us" + "".join(
                   f"; {s}: {v['images']} images equal={v['equal_to_golden']} "
-                  f"cycles {v['cycles']}" for s, v in r["rtl"].items()), flush=True)
+                  f"cycles {v['cycles']} (model {v['cycles_model']})"
+                  for s, v in r["rtl"].items()), flush=True)
     results["seconds"] = round(time.time() - t0, 1)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "results.md").write_text(table(results))
