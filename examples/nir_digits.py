@@ -14,7 +14,8 @@ The task and split are the crossbar study's (``examples/crossbar_study.py``, imp
 3. **Inputs**: each pixel x/16 in [0, 1] as a regular spike train over T steps (a spike at
    step t when floor((t + 1) x) > floor(t x)): deterministic rate coding.
 4. **Quantise** (:func:`spikefab.gen.quantise.quantise`) to 8, 6, 4 and 2-bit weights, with
-   bias tuning and the per-layer scale search on 300 training images (calibration; 100 with --quick), **map**
+   bias tuning and the per-layer scale search on 300 training images (calibration; 100
+   with --quick), **map**
    onto a 2x1 array of 64-neuron, 64-axon cores (hidden layer on core (0, 0), output on
    (1, 0); reset by subtraction in hardware), and run the whole test split on the golden
    network model (every image also checked equal to the quantiser's batched simulation).
@@ -152,9 +153,7 @@ def run_golden(m, x, steps):
     for img in x:
         r = m.run_golden({"input": img}, steps=steps)
         spk.append(r.spikes["out"])
-        N = m.params.neurons
-        g = m.neuron_index("out")
-        vs.append(r.trace.v[-1][g])
+        vs.append(r.trace.v[-1][m.neuron_index("out")])
         ev.append(np.asarray(r.trace.extra["events"]))
     return np.array(spk), np.array(vs), np.array(ev)
 
@@ -193,9 +192,11 @@ def evaluate(fnet, bits, x_te, y_te, x_cal, y_cal, T, steps):
     pred = readout(spk, v, vth, 1, T)
     syn = synaptic_events(q.network, x_te, bspk["hidden"])
     clocks = [clock_model(e, m.params.neurons, m.params.lanes) for e in ev]
-    return m, q, {"clocks_per_image": clocks, "bits": bits, "acc_golden": float(np.mean(pred == y_te)),
+    return m, q, {"clocks_per_image": clocks, "bits": bits,
+                  "acc_golden": float(np.mean(pred == y_te)),
                   "pred": pred.tolist(), "layers": q.rows, "choice": q.choice,
-                  "syn_events": float(np.mean(syn)), "axon_events": float(ev.sum(axis=(1, 2)).mean()),
+                  "syn_events": float(np.mean(syn)),
+                  "axon_events": float(ev.sum(axis=(1, 2)).mean()),
                   "clocks_model": float(np.mean(clocks)),
                   "us_at_fmax": float(np.mean(clocks)) / FMAX_MHZ}
 

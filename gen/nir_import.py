@@ -40,7 +40,6 @@ metadata (key ``"spikefab"``); :func:`import_nir` then rebuilds that network exa
 (:attr:`ImportResult.exact`), checking the floats against it.
 """
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +78,7 @@ class FloatLayer:
     conns: list                # [(source name, W_eff [src size, size])]
     depth: int = 1
     output: bool = False
+    model: str = ""            # how it maps onto cuba, for the report
 
     def delay_from(self, net, src):
         return self.depth - net.depth_of(src)
@@ -110,9 +110,7 @@ class FloatNetwork:
         """The float reference: NIR's zero-delay graph under the discrete model. ``spikes``:
         ``{input name: 0/1 array [B, T, size]}``; returns ``{layer: bool [B, T, size]}``."""
         first = next(iter(spikes.values()))
-        B, T = first.shape[:2]
-        T = steps or T
-        out = {}
+        B, T = first.shape[0], steps or first.shape[1]
         state = {l.name: (np.zeros((B, l.size)), np.zeros((B, l.size))) for l in self.layers}
         rec = {l.name: np.zeros((B, T, l.size), bool) for l in self.layers}
         for t in range(T):
@@ -128,8 +126,7 @@ class FloatNetwork:
                 state[l.name] = (I, v)
                 cur[l.name] = s.astype(float)
                 rec[l.name][:, t] = s
-        out.update(rec)
-        return out
+        return rec
 
 
 @dataclass
@@ -560,8 +557,7 @@ def _import_float(graph, missing_reset, dt, reset, syn_input, name):
         conns = [(src, M * gain) for src, M in terms.items()]
         b_i = bias * gain
         layers[k] = FloatLayer(name=k, kind=kinds[k], size=size, alpha=alpha, beta=beta,
-                               v_th=vth, b_i=b_i, b_v=b_v, conns=conns)
-        layers[k]._desc = desc
+                               v_th=vth, b_i=b_i, b_v=b_v, conns=conns, model=desc["model"])
     for o in outputs:
         terms, bias, shape = w.incoming(o)
         src = next(iter(terms))
@@ -581,7 +577,7 @@ def _import_float(graph, missing_reset, dt, reset, syn_input, name):
                        layers=[layers[k] for k in order], reset=reset, name=name)
     for l in net.layers:
         report.layers.append({"name": l.name, "kind": l.kind, "size": l.size, "depth": l.depth,
-                              "model": l._desc["model"], "sources": [s for s, _ in l.conns],
+                              "model": l.model, "sources": [s for s, _ in l.conns],
                               "delays": {s: l.delay_from(net, s) for s, _ in l.conns}})
         if l.kind == "CubaLIF" and np.any(l.b_i):
             report.flags.append(f"node {l.name!r}: a bias into the synaptic current becomes a "
@@ -623,7 +619,3 @@ def _depths(layers, inputs):
     for n in layers:
         layers[n].depth = d(n)
     return sorted(layers, key=lambda n: (depth[n], list(layers).index(n)))
-
-
-def dumps_meta(obj):
-    return json.dumps(obj, sort_keys=True)
