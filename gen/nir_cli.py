@@ -97,9 +97,12 @@ def _cmd_export(args):
 
 def add_parser(sub):
     """Add the ``import`` and ``export`` subcommands to an argparse subparsers object."""
+    from .cli import _number
+    dt, bits, acc, count, lanes = (_number(float, 0), _number(int, 2, 8), _number(int, 2, 24),
+                                   _number(int, 1, 4096), _number(int, 1, 32))
     i = sub.add_parser("import", help="import a NIR graph: quantise, map, write a network image")
     i.add_argument("model", help="the NIR file (.nir, HDF5)")
-    i.add_argument("--dt", type=float, required=True,
+    i.add_argument("--dt", type=dt, required=True,
                    help="time step the file was exported with (seconds per step; required)")
     i.add_argument("--reset", choices=("zero", "subtract"),
                    help="reset of the spiking nodes (required unless the file is a spikefab "
@@ -107,18 +110,18 @@ def add_parser(sub):
     i.add_argument("--syn-input", choices=("euler", "jump"),
                    help="how a spike enters a CubaLIF's current (required with CubaLIF): "
                         "euler (snnTorch Synaptic) or jump (Norse)")
-    i.add_argument("--weight-bits", type=int, default=8, help="weight width 2..8 (default 8)")
-    i.add_argument("--acc-bits", type=int, default=16, help="synaptic sum width (default 16)")
+    i.add_argument("--weight-bits", type=bits, default=8, help="weight width 2..8 (default 8)")
+    i.add_argument("--acc-bits", type=acc, default=16, help="synaptic sum width (default 16)")
     i.add_argument("--mesh", help="array WIDTHxHEIGHT (default 2x2, or the file's)")
-    i.add_argument("--neurons", type=int, default=64, help="neurons per core (default 64)")
-    i.add_argument("--axons", type=int, default=128, help="axons per core (default 128)")
-    i.add_argument("--lanes", type=int, default=4, help="lanes (default 4)")
+    i.add_argument("--neurons", type=count, default=64, help="neurons per core (default 64)")
+    i.add_argument("--axons", type=count, default=128, help="axons per core (default 128)")
+    i.add_argument("--lanes", type=lanes, default=4, help="lanes (default 4)")
     i.add_argument("--calib", help="calibration inputs, .npz with one 0/1 array [images, "
                                    "steps, size] per input node: bias tuning and scale search")
     i.add_argument("-o", "--output", required=True, help="network image to write (.npz)")
     i.set_defaults(func=_cmd_import)
     e = sub.add_parser("export", help="write a network image as a NIR graph")
     e.add_argument("network", help="network image (.npz, from Network.map or spikefab import)")
-    e.add_argument("--dt", type=float, default=1.0, help="time step to write (default 1.0)")
+    e.add_argument("--dt", type=dt, default=1.0, help="time step to write (default 1.0)")
     e.add_argument("-o", "--output", required=True, help="NIR file to write")
     e.set_defaults(func=_cmd_export)

@@ -424,3 +424,17 @@ def test_cli_export_bad_image(tmp_path, capsys):
 
 def test_mapping_error_is_value_error():
     assert issubclass(MappingError, ValueError) and issubclass(NirImportError, ValueError)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["import", "m.nir", "--dt", "nan", "-o", "x.npz"], "argument --dt: 'nan' is not finite"),
+    (["import", "m.nir", "--dt", "0.001", "--weight-bits", "9", "-o", "x.npz"],
+     "argument --weight-bits: 9 is out of range"),
+    (["import", "m.nir", "-o", "x.npz"], "the following arguments are required: --dt"),
+])
+def test_cli_flags_checked(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
