@@ -33,7 +33,7 @@ the Fmax of the README's 2x2 ECP5 array build.
 Usage::
 
     .venv/bin/python examples/nir_digits.py [-o out/nir_digits] [--quick] [--rtl N]
-        [--simulator verilator|icarus]
+        [--simulator verilator|icarus] [--rtl-bits 8 4]
 
 Writes ``digits.nir``, ``results.json`` and ``results.md`` into the output folder.
 """
@@ -43,6 +43,7 @@ import importlib.util
 import json
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -207,11 +208,13 @@ def provenance():
                                 text=True, cwd=Path(__file__).parent).stdout.strip()
     except OSError:
         commit = "unknown"
-    return {"command": "python examples/nir_digits.py", "commit": commit,
+    return {"command": "python " + " ".join(["examples/nir_digits.py"] + sys.argv[1:]),
+            "commit": commit,
             "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip()}
 
 
-def run(out, quick=False, rtl=0, simulators=("verilator",), bits=BITS, T=T_STEPS):
+def run(out, quick=False, rtl=0, simulators=("verilator",), bits=BITS, T=T_STEPS,
+        rtl_bits=None):
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -235,7 +238,7 @@ def run(out, quick=False, rtl=0, simulators=("verilator",), bits=BITS, T=T_STEPS
     for b in bits:
         m, q, r = evaluate(fnet, b, x_te, yte, x_cal, ytr[:ncal], T, steps)
         r["rtl"] = {}
-        for sim in simulators if rtl else ():
+        for sim in simulators if rtl and (rtl_bits is None or b in rtl_bits) else ():
             got = run_rtl(m, x_te[:rtl], steps, sim)
             gold = [m.run_golden({"input": img}, steps=steps) for img in x_te[:rtl]]
             equal = all(np.array_equal(g.trace.spikes, o["trace"].spikes) and
@@ -256,6 +259,7 @@ def run(out, quick=False, rtl=0, simulators=("verilator",), bits=BITS, T=T_STEPS
                   f"; {s}: {v['images']} images equal={v['equal_to_golden']} "
                   f"cycles {v['cycles']} (model {v['cycles_model']})"
                   for s, v in r["rtl"].items()), flush=True)
+        (out / "results.json").write_text(json.dumps(results, indent=1))   # so far
     results["seconds"] = round(time.time() - t0, 1)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "results.md").write_text(table(results))
@@ -288,8 +292,11 @@ def main(argv=None):
                     help="also run the first N test images on the RTL")
     ap.add_argument("--simulator", action="append", choices=("verilator", "icarus"),
                     help="RTL simulator (repeatable; default verilator)")
+    ap.add_argument("--rtl-bits", type=int, nargs="+", metavar="BITS",
+                    help="weight widths to run on the RTL (default: all)")
     a = ap.parse_args(argv)
-    r = run(a.out, quick=a.quick, rtl=a.rtl, simulators=tuple(a.simulator or ["verilator"]))
+    r = run(a.out, quick=a.quick, rtl=a.rtl, simulators=tuple(a.simulator or ["verilator"]),
+            rtl_bits=a.rtl_bits)
     print(table(r))
 
 
