@@ -19,8 +19,9 @@ What the graph holds (docs/nir.md):
 * under the metadata key ``"spikefab"`` (a JSON string), on the graph: the format, ``dt``,
   the mesh, the core parameters (widths: ``weight_bits``, ``acc_bits``, ...; the reset
   hardware ``subtractive_reset``), the STDP registers; on each node: its creation order and
-  the exact integers (a population's parameters and initial state per neuron, ``w_exp``; a
-  connection's synapses ``pre_index``, ``post_index``, ``weight``, ``delay``, ``plastic``).
+  the exact integers (a population's parameters and initial state per neuron, ``w_exp``, and
+  again ``dt``, its reset mode and the widths; a connection's synapses ``pre_index``,
+  ``post_index``, ``weight``, ``delay``, ``plastic``).
 
 The synapses are read back from the image (routing tables and synapse rows): every synapse
 with a non-zero weight, and for a routed row whose weights on a core are all zero, zero-weight
@@ -161,8 +162,11 @@ def export_nir(obj, *, dt=1.0, mesh=None, params=None, stdp=None):
         with np.errstate(divide="ignore", invalid="ignore"):
             tau_mem = np.where(dv > 0, 4096 * dt / np.maximum(dv, 1), np.inf)
             v_leak = np.where(dv > 0, bias / 64 * tau_mem / dt, 0.0)
+        rs = set(par.get("reset_sub", [0]))
         nm = {"order": k, "w_exp": meta_pops[pop]["w_exp"], "output": meta_pops[pop]["output"],
-              "params": par, "state": st}
+              "params": par, "state": st, "dt": dt, "model": "cuba",
+              "reset": "subtract" if rs == {1} else "zero" if rs == {0} else "per neuron",
+              "weight_bits": p.weight_bits, "acc_bits": p.acc_bits}
         nodes[pop] = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt,
                                  v_leak=v_leak, v_threshold=np.asarray(par["vth"], float),
                                  v_reset=np.zeros(n), w_in=tau_syn / dt,

@@ -344,6 +344,9 @@ def test_round_trip_quantised_import(tmp_path):
     m = q.network.map(MeshParams(width=2, height=1),
                       CoreParams(neurons=16, axons=16, weight_bits=6, subtractive_reset=True))
     write_nir(m, tmp_path / "q.nir", dt=DT)
+    direct = export_nir(q.network, dt=DT, mesh=m.mesh, params=m.params)
+    assert direct.metadata == export_nir(m, dt=DT).metadata
+    assert '"reset": "subtract"' in direct.nodes["lif1"].metadata["spikefab"]
     m2 = import_nir(tmp_path / "q.nir", dt=DT, reset="subtract").exact.map()
     assert same_memories(m.image, m2.image) and m2.meta == m.meta
     with pytest.raises(NirImportError, match="reset = 'zero'"):
