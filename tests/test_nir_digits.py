@@ -1,6 +1,7 @@
 """The digits classifier through NIR (examples/nir_digits.py, issue 13 item 4): a quick run
 on the golden model, and a subset of the test split on the RTL of both simulators, equal to
-the golden model on every image (spikes, u and v of every neuron at every step)."""
+the golden model on every image (spikes, u and v of every neuron at every step): one image
+per simulator in ``make test``, five with ``-m slow``."""
 
 import importlib.util
 from pathlib import Path
@@ -40,13 +41,16 @@ def test_digits_quick_golden(digits):
     assert "command" in (out / "results.md").read_text()
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-def test_digits_rtl_subset(digits, simulator):
+@pytest.mark.parametrize("simulator,images", [
+    ("verilator", 1), ("icarus", 1),
+    pytest.param("verilator", 5, marks=pytest.mark.slow),
+    pytest.param("icarus", 5, marks=pytest.mark.slow)])
+def test_digits_rtl_subset(digits, simulator, images):
     nd, out, r = digits
     Xtr, ytr, Xte, yte = nd.load_task(True)
     res = import_nir(out / "digits.nir", dt=nd.DT, reset="subtract")
-    x = nd.encode(Xte[:2], r["T"])
-    _, q, _ = nd.evaluate(res.float_net, 4, x, yte[:2], nd.encode(Xtr[:40], r["T"]),
+    x = nd.encode(Xte[:images], r["T"])
+    _, q, _ = nd.evaluate(res.float_net, 4, x, yte[:images], nd.encode(Xtr[:40], r["T"]),
                           ytr[:40], r["T"], r["steps"])
     m = q.network.map(nd.MESH, nd.core_params(4))
     got = nd.run_rtl(m, x, r["steps"], simulator)
