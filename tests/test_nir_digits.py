@@ -37,7 +37,7 @@ def test_digits_quick_golden(digits):
         # 40 images: one image is 2.5 points
         assert b["acc_golden"] >= 0.9, b["bits"]
         assert b["acc_golden"] >= r["acc_float_snn"] - 0.05
-        assert b["syn_events"] > 0 and b["clocks_model"] > 0
+        assert b["syn_events"] > 0 and b["clocks_steps"] > 0 and b["clocks_inputs"] > 0
     assert "command" in (out / "results.md").read_text()
 
 
@@ -54,8 +54,11 @@ def test_digits_rtl_subset(digits, simulator, images):
                           ytr[:40], r["T"], r["steps"])
     m = q.network.map(nd.MESH, nd.core_params(4))
     got = nd.run_rtl(m, x, r["steps"], simulator)
+    R = nd.route_matrix(m)
     for img, o in zip(x, got):
-        g = m.run_golden({"input": img}, steps=r["steps"]).trace
+        g = m.run_golden({"input": img}, steps=r["steps"])
         for k in ("spikes", "u", "v"):
-            assert np.array_equal(getattr(g, k), getattr(o["trace"], k)), (simulator, k)
-        assert o["cycles"] >= r["steps"] * (m.params.neurons + nd.LATENCY)
+            assert np.array_equal(getattr(g.trace, k), getattr(o["trace"], k)), (simulator, k)
+        # the clock model is exact but for a few clocks in steps with few spikes
+        model, _ = nd.clocks(m, g.trace.spikes, g.inputs, R)
+        assert model <= o["cycles"] <= model + 40, (o["cycles"], model)
