@@ -581,6 +581,8 @@ def build_parser():
 
     from . import sweep
     sweep.add_parser(sub)
+    from . import nir_cli
+    nir_cli.add_parser(sub)
     return parser
 
 
