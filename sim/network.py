@@ -619,7 +619,9 @@ class NetworkModel:
         extra = {k: state[k] for k in self._state if k not in (uname, "v")}
         ext_out = out["ext_out"]
         extra.update(ext_out=ext_out, events=out["events"])
-        ts, ks = np.nonzero(ext_out)
+        cols = np.flatnonzero(self._n_exit)          # only neurons with exit entries
+        ts, j = np.nonzero(ext_out[:, cols])         # (step, neuron) order
+        ks = cols[j]
         reps = ext_out[ts, ks]
         ts, ks = np.repeat(ts + t0, reps), np.repeat(ks, reps)
         cs, ns = np.divmod(ks, N)
