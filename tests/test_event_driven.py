@@ -239,3 +239,21 @@ def test_ideal_crossbar_network_equals_the_engine():
     eng = NetworkModel(image)
     assert eng._engine is not None
     assert_runs_equal(eng.run(inputs, steps=24), xb.run(inputs, steps=24), "crossbar ideal")
+
+
+def test_bit_trick_trunc12_and_wrap24_equal_the_spec_formulas():
+    """``intops.trunc12`` and ``wrap24`` (bit tricks) against SPEC §3.3's definitions in
+    Python integers, on edge values and random values over the whole range they are used in
+    (|x| up to 2**37: u * 4095 and v * 4096 of 24-bit states, plus a_in << 6)."""
+    from spikefab.sim.intops import trunc12, wrap24
+    rng = np.random.default_rng(SEED + 7900)
+    edge = [0, 1, -1, 4095, -4095, 4096, -4096, 4097, -4097, 8191, -8191, 8192, -8192,
+            (1 << 23) - 1, -(1 << 23), 1 << 23, -(1 << 23) - 1, (1 << 24) - 1, -(1 << 24),
+            (1 << 36), -(1 << 36), (1 << 37) - 1, -(1 << 37), (1 << 61), -(1 << 61)]
+    xs = np.concatenate([np.array(edge, np.int64),
+                         rng.integers(-(1 << 37), 1 << 37, size=20000),
+                         rng.integers(-(1 << 14), 1 << 14, size=20000)])
+    t, w = trunc12(xs), wrap24(xs)
+    for x, a, b in zip(xs.tolist(), t.tolist(), w.tolist()):
+        assert a == (-((-x) >> 12) if x < 0 else x >> 12), x
+        assert b == ((x + (1 << 23)) % (1 << 24)) - (1 << 23), x
