@@ -173,6 +173,13 @@ class CoreModel:
         must be those of ``image.params``. The model calls its ``a_in`` (or ``a_in_ids``) at
         each step, its ``update`` with the STDP changes, and its ``reset`` from
         :meth:`reset`.
+    reference : bool
+        False (the default): :meth:`run` of a core without learning whose synapses are
+        exactly a :class:`~spikefab.sim.synapses.DigitalSynapses` runs on the event-driven
+        engine (:mod:`~spikefab.sim.event_driven`: only the rows of the axons hit, no work
+        for a core at rest, one compiled loop). True: always the straightforward numpy path
+        below (the reference the engine is tested against). :meth:`step` and
+        :meth:`step_counts` always take the numpy path. The results are the same.
 
     Attributes: ``params`` (CoreParams), ``synapses``, ``weights`` [A, N] (read only, the
     synapses' weights), ``w_exp``, ``neuron_params`` (resolved per neuron, ``{name: int64
@@ -214,13 +221,21 @@ class CoreModel:
         self._acc_lo, self._acc_hi = -hi - 1, hi
         self.reference = bool(reference)
         self._engine = None
-        if not self.reference and engine_supports(p, [synapses]):
-            N = p.neurons
+        self._engine_ok = not self.reference and engine_supports(p, [synapses])
+        self.reset()
+
+    def _get_engine(self):
+        """The event-driven engine of this core, made again if ``neuron_params`` changed."""
+        par = self.neuron_params
+        if self._engine is None or par.keys() != self._engine_par.keys() or any(
+                not np.array_equal(par[k], self._engine_par[k]) for k in par):
+            N = self.params.neurons
             none = np.zeros(0, np.int64)
-            self._engine = Engine(p, [self.neuron_params], [synapses],
+            self._engine_par = {k: np.array(v, np.int64) for k, v in par.items()}
+            self._engine = Engine(self.params, [self._engine_par], [self.synapses],
                                   np.zeros(N + 1, np.int64), none, none,
                                   np.zeros(N, np.int64), 1)
-        self.reset()
+        return self._engine
 
     @property
     def model(self):
@@ -362,7 +377,7 @@ class CoreModel:
             raise ValueError(f"steps = {T} must not be negative")
         if T < n_in:
             raise ValueError(f"steps = {T} is less than the {n_in} steps of inputs")
-        if self._engine is not None:
+        if self._engine_ok:
             return self._run_engine(T, n_in, counts, inputs, progress)
         N = self.params.neurons
         spikes = np.zeros((T, N), np.uint8)
@@ -435,7 +450,7 @@ class CoreModel:
             ptr[len(parts) + 1:] = ptr[len(parts)]
         uname = "u" if p.model == "cuba" else "i"
         rec = "refr_cnt" in self.state
-        eng = self._engine
+        eng = self._get_engine()
         out = eng.new_out(T, rec)
         st = (self.state[uname], self.state["v"],
               self.state["refr_cnt"] if rec else np.zeros(N, np.int64))

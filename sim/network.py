@@ -25,15 +25,20 @@ other ones.
 
 Implementation. The routing tables are compiled into one CSR table over global neurons
 ``k = core * N + n`` (``_rptr``, and per entry a key ``(delay - 1) * C * A + core * A + axon``);
-events wait in a ring buffer of counts ``[max_delay + 1, C * A]``. Without learning the cores
-are stepped together: the synaptic input of every core (one batched product of the stacked
-digital weights, :class:`~spikefab.sim.synapses.DigitalSynapseArray`, when every core has
-digital synapses; else each core's synapse object in turn), then the pure per-step function
-of the golden model (:func:`~spikefab.sim.golden.cuba_step` or
-:func:`~spikefab.sim.golden.shift_step`) on ``[C, N]`` arrays. With learning each core is
-stepped by its own :meth:`CoreModel.step_counts` (the STDP update is per core). Both paths
-use the golden model's own arithmetic; the test suite checks them against a per-event loop
-over :class:`CoreModel`.
+events wait in a ring buffer of counts ``[max_delay + 1, C * A]``. Without learning, when
+every core has the digital synapse memory (:class:`~spikefab.sim.synapses.DigitalSynapses`),
+the run is the event-driven engine (:mod:`~spikefab.sim.event_driven`): one compiled loop
+over the steps that adds only the synapse rows of the axons hit, skips the cores at rest
+where that is exact, and walks only the fan-out of the neurons that fired. Otherwise, and
+always with ``reference=True``, the straightforward numpy path runs: without learning the
+cores are stepped together (the synaptic input of every core, one batched product of the
+stacked digital weights, :class:`~spikefab.sim.synapses.DigitalSynapseArray`, when every
+core has digital synapses, else each core's synapse object in turn; then the pure per-step
+function of the golden model, :func:`~spikefab.sim.golden.cuba_step` or
+:func:`~spikefab.sim.golden.shift_step`, on ``[C, N]`` arrays); with learning each core is
+stepped by its own :meth:`CoreModel.step_counts` (the STDP update is per core). All paths
+compute the same numbers: the test suite checks them against each other at every step and
+against a per-event loop over :class:`CoreModel`.
 """
 
 from dataclasses import dataclass, field
@@ -143,6 +148,10 @@ class NetworkModel:
         (the default) for every core's digital synapse memory; a list of one object per core
         (index ``y * width + x``, a distinct object each); or a function ``(core index,
         CoreImage) -> Synapses`` called once per core. See :class:`CoreModel`.
+    reference : bool
+        False (the default): runs without learning on digital synapses use the event-driven
+        engine (:mod:`~spikefab.sim.event_driven`). True: always the straightforward numpy
+        path (the reference the engine is tested against; same results, slower).
 
     Attributes
     ----------

@@ -152,7 +152,7 @@ def test_wide_weights_and_many_events_use_wider_sums():
         counts[2, 0] = n_ev
         a = CoreModel(img, synapses=DigitalSynapses(w, img.w_exp, p.acc_bits))
         b = CoreModel(img, synapses=DigitalSynapses(w, img.w_exp, p.acc_bits), reference=True)
-        assert a._engine is not None
+        assert a._engine_ok
         assert_traces_equal(a.run(counts, steps=5), b.run(counts, steps=5), (wmax, n_ev))
         assert a._engine._w.dtype == (np.int64 if wmax > 128 else np.int32)
 
@@ -172,7 +172,7 @@ def test_core_engine_equals_reference(model, kw):
                        max_step_events=1000, **kw)
         img = CoreImage.random(p, rng, density=float(rng.uniform(0.2, 1)))
         m, ref = CoreModel(img), CoreModel(img, reference=True)
-        assert m._engine is not None and ref._engine is None
+        assert m._engine_ok and not ref._engine_ok
         rate = [0.3, 0.02][rep % 2]
         inputs = [list(np.flatnonzero(rng.random(A) < rate)) * int(rng.integers(1, 3))
                   for _ in range(20)]
@@ -257,3 +257,21 @@ def test_bit_trick_trunc12_and_wrap24_equal_the_spec_formulas():
     for x, a, b in zip(xs.tolist(), t.tolist(), w.tolist()):
         assert a == (-((-x) >> 12) if x < 0 else x >> 12), x
         assert b == ((x + (1 << 23)) % (1 << 24)) - (1 << 23), x
+
+
+def test_zero_steps_progress_bars_and_parameter_edits():
+    rng = np.random.default_rng(SEED + 8000)
+    image, inputs = random_network(rng, 2, 1, "cuba", False, T=10)
+    m, ref = NetworkModel(image), NetworkModel(image, reference=True)
+    assert_runs_equal(m.run(None, steps=0), ref.run(None, steps=0), "zero steps")
+    assert_runs_equal(m.run(inputs, steps=12, progress=True),
+                      ref.run(inputs, steps=12, progress=True), "progress")
+    img = image.cores[0]
+    a, b = CoreModel(img), CoreModel(img, reference=True)
+    assert_traces_equal(a.run(None, steps=0), b.run(None, steps=0), "core, zero steps")
+    ins = [[0, 1], [], [2, 2]]
+    assert_traces_equal(a.run(ins, steps=5, progress=True), b.run(ins, steps=5, progress=True),
+                        "core, progress")
+    for x in (a, b):                   # a parameter changed between runs counts
+        x.neuron_params["vth"][:] = 0
+    assert_traces_equal(a.run(ins, steps=5), b.run(ins, steps=5), "core, new vth")
