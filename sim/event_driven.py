@@ -10,7 +10,10 @@ step:
 
 - **Rows of the axons hit only.** At each step a core adds, for each of its axons that
   received k > 0 events, k times that axon's weight row: the exact integer sum of SPEC §3.2
-  (int64, no floating point), shifted by ``w_exp`` and saturated once to ``acc_bits``.
+  (no floating point), shifted by ``w_exp`` and saturated once to ``acc_bits``. The sum
+  runs in int16 at the steps where ``events * max|w| < 2**15`` (a bound on every partial
+  sum of that step), else in int32 when ``(max_step_events + 1) * max|w| < 2**31``, else
+  in int64: exact in each case, and narrower integers are more per vector instruction.
   Idle axons cost a test each.
 - **Resting cores are skipped, where that is exact.** A core all of whose state variables
   are 0, that receives no event at a step, and whose neurons cannot leave rest without
@@ -26,11 +29,13 @@ step:
   form); each entry adds one event to the ring buffer of pending counts at slot
   ``(t + d) mod S``.
 
-Integer arithmetic is int64 throughout, with the same explicit limits as the reference
-(24-bit wrap, saturations), written per neuron: ``trunc12(x)`` as ``x >> 12`` for x >= 0
-and ``-((-x) >> 12)`` otherwise (toward zero, SPEC §3.3's pitfall), the 24-bit wrap as
-``((x + 2**23) & (2**24 - 1)) - 2**23`` (the two's-complement wrap of SPEC §3.3, exact on
-int64). The largest intermediate is about 2**36.
+The neuron arithmetic is int64, with the same explicit limits as the reference (24-bit wrap,
+saturations), written per neuron without branches so that it vectorises: ``trunc12(x)`` as
+``(x + ((x >> 63) & 4095)) >> 12`` (a negative x is biased by 4095 before the floor shift:
+toward zero, SPEC §3.3's pitfall), the 24-bit wrap as ``((x + 2**23) & (2**24 - 1)) -
+2**23`` (the two's-complement wrap of SPEC §3.3, exact on int64). The largest intermediate
+is about 2**36. The compiled code is cached by numba in ``__pycache__`` (compiled once per
+machine, about 10-20 s).
 
 Entry point: :class:`Engine` (one :meth:`Engine.run` call runs T steps of C cores and writes
 their trace); :func:`engine_supports` says whether a core set can use it.
