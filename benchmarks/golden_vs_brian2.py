@@ -1,4 +1,5 @@
-"""Golden network model against Brian2 (numpy target) on the same network (SPEC §6).
+"""Golden network model against Brian2 (numpy target and C++ standalone) on the same network
+(SPEC §6).
 
 SPEC §6 asks the golden model to be at least 10x faster than a Brian2 (numpy code-generation
 target) run of the same network. This benchmark builds network images of k x k meshes of
@@ -12,12 +13,16 @@ runs
   non-zero weight of the destination axon's row) with weight ``w * 2**w_exp``, the same
   delays, LIF with ``u <- u * (1 - du/4096) + 64 * a_in``, ``v <- v * (1 - dv/4096) + u``,
   spike when ``v > 64 * vth``, reset ``v = 0`` (SPEC §3.3 in floating point, without
-  truncation, wrapping or saturation); it records spikes only (a SpikeMonitor).
+  truncation, wrapping or saturation); it records spikes only (a SpikeMonitor); run on the
+  numpy code-generation target, and built a second time on the ``cpp_standalone`` device
+  (gcc, one thread), whose binary is run once per repeat.
 
 Each is run ``--repeats`` times from the same initial state and the median wall time is
 reported. Brian2's code generation and compilation are excluded: a warm-up run comes first,
-and the Brian2 figure is the time of its main simulation loop (``device._last_run_time``),
-its per-run set-up (``before_run``) being reported separately. The golden figure is
+and the Brian2 numpy figure is the time of its main simulation loop
+(``device._last_run_time``), its per-run set-up (``before_run``) being reported separately;
+the C++ figure is the main loop time the binary reports (``results/last_run_info.txt``),
+the process's wall time (loading its arrays included) being reported separately. The golden figure is
 ``reset()`` plus ``run()`` (the routing compilation in the constructor is reported
 separately). Spike counts are reported, not compared: float and fixed point differ.
 
@@ -103,9 +108,12 @@ def external_inputs(image, steps, seed):
 
 # --- Brian2 ------------------------------------------------------------------------------
 
-def build_brian2(image, inputs):
+def build_brian2(image, inputs, standalone=False):
+    """The Brian2 network (see the module docstring) for the numpy target, or, with
+    ``standalone``, on the ``cpp_standalone`` device (which the caller has set)."""
     import brian2 as b2
-    b2.prefs.codegen.target = "numpy"
+    if not standalone:
+        b2.prefs.codegen.target = "numpy"
     b2.start_scope()
     b2.defaultclock.dt = 1 * b2.ms
     dt = b2.defaultclock.dt
@@ -175,9 +183,41 @@ def build_brian2(image, inputs):
     return net, mon, int(len(S)) + int(len(E))
 
 
-def bench_one(kind, k, steps, repeats, seed):
-    """Golden and Brian2 on one network, repeats interleaved (golden, Brian2, golden, ...)
-    so that a change of machine load touches both."""
+def build_standalone(image, inputs, steps, workdir):
+    """Brian2's C++ standalone version of the same network, built (compiled, and run once:
+    the warm-up) in ``workdir``; returns ``(binary directory, spikes, synapses, build s)``.
+    The device is back to ``runtime`` afterwards."""
+    import brian2 as b2
+    b2.set_device("cpp_standalone", directory=workdir, build_on_run=False)
+    b2.prefs.devices.cpp_standalone.openmp_threads = 0        # one thread, as the others
+    try:
+        net, mon, n_syn = build_brian2(image, inputs, standalone=True)
+        net.run(steps * b2.defaultclock.dt)
+        t0 = time.perf_counter()
+        b2.device.build(directory=workdir, compile=True, run=True, with_output=False)
+        build_s = time.perf_counter() - t0
+        spikes = int(mon.num_spikes)
+    finally:
+        b2.device.reinit()
+        b2.set_device("runtime")
+    return workdir, spikes, n_syn, build_s
+
+
+def run_standalone(workdir):
+    """Run the built standalone binary once; returns (main loop s, process wall s)."""
+    import subprocess
+    t0 = time.perf_counter()
+    subprocess.run([os.path.join(workdir, "main")], cwd=workdir, check=True,
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    with open(os.path.join(workdir, "results", "last_run_info.txt")) as f:
+        loop = float(f.read().split()[0])
+    return loop, wall
+
+
+def bench_one(kind, k, steps, repeats, seed, workdir):
+    """Golden, Brian2 numpy and Brian2 C++ standalone on one network, repeats interleaved
+    (golden, numpy, C++, golden, ...) so that a change of machine load touches all three."""
     import brian2 as b2
     image = build_network(k, seed, kind)
     inputs = external_inputs(image, steps, seed)
@@ -188,6 +228,9 @@ def bench_one(kind, k, steps, repeats, seed):
     golden_setup = time.perf_counter() - t0
     model.run(inputs[:20], steps=20)                               # warm-up
 
+    cpp_dir, cpp_spikes, cpp_syn, cpp_build = build_standalone(
+        image, inputs, steps, os.path.join(workdir, f"{kind}_{k}x{k}"))
+
     t0 = time.perf_counter()
     net, mon, n_syn = build_brian2(image, inputs)
     brian_build = time.perf_counter() - t0
@@ -196,7 +239,7 @@ def bench_one(kind, k, steps, repeats, seed):
     net.run(20 * b2.defaultclock.dt)                               # warm-up: code generation
     brian_warmup = time.perf_counter() - t0
 
-    g_times, b_loop, b_wall = [], [], []
+    g_times, b_loop, b_wall, c_loop, c_wall = [], [], [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         model.reset()
@@ -211,8 +254,11 @@ def bench_one(kind, k, steps, repeats, seed):
         b_wall.append(time.perf_counter() - t0)
         b_loop.append(float(b2.get_device()._last_run_time))
         brian_spikes = int(mon.num_spikes)
+        lp, wl = run_standalone(cpp_dir)
+        c_loop.append(lp)
+        c_wall.append(wl)
 
-    g, bl, bw = (statistics.median(x) for x in (g_times, b_loop, b_wall))
+    g, bl, bw, cl, cw = (statistics.median(x) for x in (g_times, b_loop, b_wall, c_loop, c_wall))
     return {
         "network": kind, **NETWORKS[kind], "mesh": f"{k}x{k}", "cores": C,
         "neurons": C * NEURONS, "steps": steps, "repeats": repeats, "seed": seed,
@@ -224,12 +270,29 @@ def bench_one(kind, k, steps, repeats, seed):
         "brian2_wall_s": bw, "brian2_wall_times_s": b_wall,
         "brian2_build_s": brian_build, "brian2_warmup_s": brian_warmup,
         "speedup": bl / g, "speedup_wall": bw / g,
+        "cpp_loop_s": cl, "cpp_steps_per_s": steps / cl, "cpp_loop_times_s": c_loop,
+        "cpp_wall_s": cw, "cpp_wall_times_s": c_wall, "cpp_build_s": cpp_build,
+        "speedup_cpp": cl / g, "speedup_cpp_wall": cw / g,
         "golden_spikes": golden["spikes"], "golden_packets": golden["packets"],
         "golden_events": golden["events"], "golden_outputs": golden["outputs"],
-        "brian2_spikes": brian_spikes,
+        "brian2_spikes": brian_spikes, "cpp_spikes": cpp_spikes,
         "golden_rate": golden["spikes"] / (steps * C * NEURONS),
         "brian2_rate": brian_spikes / (steps * C * NEURONS),
     }
+
+
+def commit():
+    """The commit of the working tree (with ``-dirty`` when it has uncommitted changes)."""
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        h = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, check=True,
+                           capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return h + ("-dirty" if dirty else "")
 
 
 def machine():
@@ -242,27 +305,44 @@ def machine():
                     break
     except OSError:
         pass
+    import subprocess
     import brian2
+    import numba
+    try:
+        gcc = subprocess.run(["g++", "--version"], capture_output=True,
+                             text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        gcc = "unknown"
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "numpy": np.__version__, "brian2": brian2.__version__,
-            "platform": platform.platform()}
+            "numpy": np.__version__, "numba": numba.__version__, "brian2": brian2.__version__,
+            "gcc": gcc, "platform": platform.platform()}
 
 
-def write_md(path, results, mach, command, load):
+def _met(results, key):
+    yes = [f"{r['network']} {r['mesh']}" for r in results if r[key] >= 10]
+    no = [f"{r['network']} {r['mesh']}" for r in results if r[key] < 10]
+    return ("met on every network" if not no else
+            ("met on " + ", ".join(yes) + " and not on " if yes else "not met on ")
+            + ", ".join(no))
+
+
+def write_md(path, results, mach, command, load, rev):
     lines = [
-        "# Golden network model vs Brian2 (numpy target)",
+        "# Golden network model vs Brian2 (numpy target and C++ standalone)",
         "",
         "Produced by `benchmarks/golden_vs_brian2.py` (its docstring describes the network and "
-        "both models). SPEC §6 target: the golden model at least 10x faster than a Brian2 "
-        "(numpy code-generation target) run of the same network.",
+        "the models). SPEC §6 target: the golden model at least 10x faster than a Brian2 "
+        "(numpy code-generation target) run of the same network; the C++ standalone "
+        "column is the comparison with Brian2's fastest single-thread target.",
         "",
-        f"Command: `{command}`, run from the repository root in a virtual environment "
-        "holding the project and its `bench` extra (`pip install -e '.[bench]'`).",
+        f"Command: `{command}`, run from the repository root at commit `{rev}` in a virtual "
+        "environment holding the project and its `bench` extra (`pip install -e '.[bench]'`).",
         "",
         f"Machine: {mach['nproc']} CPUs (`nproc`), CPU model \"{mach['cpu']}\" "
-        f"(/proc/cpuinfo); Python {mach['python']}, numpy {mach['numpy']}, brian2 "
-        f"{mach['brian2']}; {mach['platform']}. Load average (1 min) "
-        f"{load[0]:.2f} before, {load[1]:.2f} after the run (other jobs share the machine).",
+        f"(/proc/cpuinfo); Python {mach['python']}, numpy {mach['numpy']}, numba "
+        f"{mach['numba']}, brian2 {mach['brian2']}, {mach['gcc']}; {mach['platform']}. Load "
+        f"average (1 min) {load[0]:.2f} before, {load[1]:.2f} after the run (other jobs share "
+        "the machine).",
         "",
         f"Networks: k x k meshes of `cuba` cores of {NEURONS} neurons x {AXONS} axons, "
         f"4-bit weights, du = {NEURON['du']}, dv = {NEURON['dv']}; each neuron routes to "
@@ -273,52 +353,59 @@ def write_md(path, results, mach, command, load):
         "non-zero, from -8..6 (w_exp 3, vth 500). Brian2 gets one synapse per (routing "
         "entry, non-zero weight of the target axon's row).",
         "",
-        "Timing: median of the repeats (golden and Brian2 runs interleaved). Golden: "
-        "`reset()` + `run()` from the per-step lists of (core, axon) input pairs, recording "
-        "the full trace (spikes, u, v, events, ext_out of every neuron and step) and the "
-        "output records. Brian2: its main simulation loop "
+        "Timing: median of the repeats (golden, Brian2 numpy and Brian2 C++ runs "
+        "interleaved). Golden: `reset()` + `run()` of the default model (the event-driven "
+        "engine, `spikefab.sim.event_driven`) from the per-step lists of (core, axon) input "
+        "pairs, recording the full trace (spikes, u, v, events, ext_out of every neuron and "
+        "step) and the output records. Brian2 numpy: its main simulation loop "
         "(`device._last_run_time`), after a warm-up run that does the code generation, "
-        "recording spikes only; its wall time including the per-run `before_run` set-up is "
-        "in the column 'Brian2 wall'. Spike counts differ by design (float vs fixed point): "
+        "recording spikes only; 'wall' adds the per-run `before_run` set-up. Brian2 C++: "
+        "the `cpp_standalone` device (one thread, gcc `-O3 -march=native`), built and run "
+        "once as the warm-up; then its binary is run once per repeat: the main loop time "
+        "it reports (`results/last_run_info.txt`), and 'wall', the whole process (loading "
+        "its arrays included). Spike counts differ by design (float vs fixed point): "
         "reported, not compared.",
         "",
         "| network | mesh | neurons | steps | Brian2 synapses | golden s | golden steps/s "
-        "| Brian2 s | Brian2 steps/s | **speed-up** | Brian2 wall s | speed-up (wall) "
-        "| golden spikes | Brian2 spikes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Brian2 numpy s | **vs numpy** | numpy wall s | vs numpy wall "
+        "| Brian2 C++ s | **vs C++** | C++ wall s | vs C++ wall "
+        "| golden spikes | numpy spikes | C++ spikes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['network']} | {r['mesh']} | {r['neurons']} | {r['steps']} "
             f"| {r['synapses_brian2']:,} | {r['golden_s']:.3f} | {r['golden_steps_per_s']:.0f} "
-            f"| {r['brian2_loop_s']:.3f} | {r['brian2_steps_per_s']:.0f} "
-            f"| **{r['speedup']:.1f}x** | {r['brian2_wall_s']:.3f} | {r['speedup_wall']:.1f}x "
+            f"| {r['brian2_loop_s']:.3f} | **{r['speedup']:.1f}x** | {r['brian2_wall_s']:.3f} "
+            f"| {r['speedup_wall']:.1f}x "
+            f"| {r['cpp_loop_s']:.3f} | **{r['speedup_cpp']:.1f}x** | {r['cpp_wall_s']:.3f} "
+            f"| {r['speedup_cpp_wall']:.1f}x "
             f"| {r['golden_spikes']:,} ({100 * r['golden_rate']:.2f} %/step) "
-            f"| {r['brian2_spikes']:,} ({100 * r['brian2_rate']:.2f} %/step) |")
+            f"| {r['brian2_spikes']:,} ({100 * r['brian2_rate']:.2f} %/step) "
+            f"| {r['cpp_spikes']:,} |")
     lines += [
         "",
         "One-time set-up, not in the figures above (seconds): "
         + "; ".join(f"{r['network']} {r['mesh']}: golden `NetworkModel(image)` "
-                    f"{r['golden_setup_s']:.2f}, Brian2 construction {r['brian2_build_s']:.1f} "
-                    f"and warm-up run (code generation) {r['brian2_warmup_s']:.1f}"
-                    for r in results) + ".",
+                    f"{r['golden_setup_s']:.2f}, Brian2 numpy construction "
+                    f"{r['brian2_build_s']:.1f} and warm-up run (code generation) "
+                    f"{r['brian2_warmup_s']:.1f}, Brian2 C++ code generation, compilation "
+                    f"and first run {r['cpp_build_s']:.1f}"
+                    for r in results) + ". The golden engine is compiled by numba once "
+        "per machine (cached in `__pycache__`), before these runs.",
         "",
         "## Reading the figures",
         "",
-        "The golden model's cost per step hardly depends on activity or on how many weights "
-        "are zero: like the hardware, it integrates whole 256-weight synapse rows (one "
-        "batched float32 matrix product per step, exact by a bound) and updates every neuron "
-        "with a fixed sequence of numpy operations. Brian2's cost grows with the synaptic "
-        "events (spikes x non-zero synapses per spike). The speed-up therefore grows with "
-        "the mesh size and the weight density: SPEC §6's 10x is "
-        + ("met on " + ", ".join(f"{r['network']} {r['mesh']}" for r in results
-                                 if r["speedup"] >= 10) if any(r["speedup"] >= 10 for r in results)
-           else "not met on any network here")
-        + (" and not on " + ", ".join(f"{r['network']} {r['mesh']}" for r in results
-                                      if r["speedup"] < 10)
-           if any(r["speedup"] < 10 for r in results) else "")
-        + ". On small meshes most of the golden step is the fixed cost of numpy calls on "
-        "short arrays (see docs/network_golden.md for a profile).",
+        "The golden model runs on its event-driven engine (docs/network_golden.md): one "
+        "compiled loop over the steps that adds only the synapse rows of the axons hit "
+        "(exact integer sums), updates the neurons of the cores that are not at rest and "
+        "walks the fan-out of the neurons that fired. SPEC §6's 10x over Brian2's numpy "
+        f"target is {_met(results, 'speedup')}. Against Brian2's C++ standalone target "
+        "(compiled, single-thread, its construction and compilation excluded) the golden "
+        "model is "
+        + ", ".join(f"{r['speedup_cpp']:.1f}x ({r['network']} {r['mesh']})" for r in results)
+        + " as fast, while it also records every u and v of every step, which the Brian2 "
+        "runs do not.",
         "",
     ]
     with open(path, "w") as f:
@@ -342,26 +429,30 @@ def main(argv=None):
     except (ImportError, AttributeError) as e:
         sys.exit(f"brian2 is not usable here ({type(e).__name__}: {e}); install the bench "
                  f"extra: pip install -e '.[bench]' (brian2 2.9.0 needs numpy < 2.4)")
+    import tempfile
     mach = machine()
+    rev = commit()
     command = " ".join(["python", "benchmarks/golden_vs_brian2.py"]
                        + (argv if argv is not None else sys.argv[1:]))
     load0 = os.getloadavg()[0]
     results = []
-    for kind in args.networks:
-        for k in args.meshes:
-            r = bench_one(kind, k, args.steps, args.repeats, args.seed)
-            print(f"{kind} {r['mesh']}: golden {r['golden_s']:.3f} s "
-                  f"({r['golden_steps_per_s']:.0f} steps/s), Brian2 {r['brian2_loop_s']:.3f} s "
-                  f"(wall {r['brian2_wall_s']:.3f} s): speed-up {r['speedup']:.1f}x "
-                  f"(wall {r['speedup_wall']:.1f}x); spikes golden {r['golden_spikes']}, "
-                  f"Brian2 {r['brian2_spikes']}", flush=True)
-            results.append(r)
+    with tempfile.TemporaryDirectory(prefix="golden_vs_brian2_") as workdir:
+        for kind in args.networks:
+            for k in args.meshes:
+                r = bench_one(kind, k, args.steps, args.repeats, args.seed, workdir)
+                print(f"{kind} {r['mesh']}: golden {r['golden_s']:.3f} s "
+                      f"({r['golden_steps_per_s']:.0f} steps/s), Brian2 numpy "
+                      f"{r['brian2_loop_s']:.3f} s: {r['speedup']:.1f}x, Brian2 C++ "
+                      f"{r['cpp_loop_s']:.3f} s: {r['speedup_cpp']:.1f}x; spikes golden "
+                      f"{r['golden_spikes']}, numpy {r['brian2_spikes']}, C++ "
+                      f"{r['cpp_spikes']}", flush=True)
+                results.append(r)
     load = (load0, os.getloadavg()[0])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out + ".json", "w") as f:
-        json.dump({"machine": mach, "command": command, "load_avg_1min": load,
+        json.dump({"machine": mach, "command": command, "commit": rev, "load_avg_1min": load,
                    "results": results}, f, indent=2)
-    write_md(args.out + ".md", results, mach, command, load)
+    write_md(args.out + ".md", results, mach, command, load, rev)
     print(f"wrote {args.out}.md and {args.out}.json")
 
 

@@ -32,6 +32,7 @@ from spikefab.rtl.params import V_MAX
 
 from .intops import _i64, decay_shift, sat, sat16, trunc12, wrap24
 from .stdp import stdp_step, stdp_step_phases, stdp_window, tdec
+from .event_driven import Engine, engine_supports
 from .synapses import DigitalSynapses, Synapses
 from .trace import Trace
 
@@ -172,6 +173,13 @@ class CoreModel:
         must be those of ``image.params``. The model calls its ``a_in`` (or ``a_in_ids``) at
         each step, its ``update`` with the STDP changes, and its ``reset`` from
         :meth:`reset`.
+    reference : bool
+        False (the default): :meth:`run` of a core without learning whose synapses are
+        exactly a :class:`~spikefab.sim.synapses.DigitalSynapses` runs on the event-driven
+        engine (:mod:`~spikefab.sim.event_driven`: only the rows of the axons hit, no work
+        for a core at rest, one compiled loop). True: always the straightforward numpy path
+        below (the reference the engine is tested against). :meth:`step` and
+        :meth:`step_counts` always take the numpy path. The results are the same.
 
     Attributes: ``params`` (CoreParams), ``synapses``, ``weights`` [A, N] (read only, the
     synapses' weights), ``w_exp``, ``neuron_params`` (resolved per neuron, ``{name: int64
@@ -188,7 +196,7 @@ class CoreModel:
     at any time).
     """
 
-    def __init__(self, image, synapses=None):
+    def __init__(self, image, synapses=None, reference=False):
         if not isinstance(image, CoreImage):
             raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
         self.image = image
@@ -211,7 +219,23 @@ class CoreModel:
         self._custom = type(synapses) is not DigitalSynapses
         hi = (1 << (p.acc_bits - 1)) - 1
         self._acc_lo, self._acc_hi = -hi - 1, hi
+        self.reference = bool(reference)
+        self._engine = None
+        self._engine_ok = not self.reference and engine_supports(p, [synapses])
         self.reset()
+
+    def _get_engine(self):
+        """The event-driven engine of this core, made again if ``neuron_params`` changed."""
+        par = self.neuron_params
+        if self._engine is None or par.keys() != self._engine_par.keys() or any(
+                not np.array_equal(par[k], self._engine_par[k]) for k in par):
+            N = self.params.neurons
+            none = np.zeros(0, np.int64)
+            self._engine_par = {k: np.array(v, np.int64) for k, v in par.items()}
+            self._engine = Engine(self.params, [self._engine_par], [self.synapses],
+                                  np.zeros(N + 1, np.int64), none, none,
+                                  np.zeros(N, np.int64), 1)
+        return self._engine
 
     @property
     def model(self):
@@ -353,6 +377,8 @@ class CoreModel:
             raise ValueError(f"steps = {T} must not be negative")
         if T < n_in:
             raise ValueError(f"steps = {T} is less than the {n_in} steps of inputs")
+        if self._engine_ok:
+            return self._run_engine(T, n_in, counts, inputs, progress)
         N = self.params.neurons
         spikes = np.zeros((T, N), np.uint8)
         u = np.zeros((T, N), np.int64)
@@ -389,3 +415,86 @@ class CoreModel:
         meta = {"source": "golden", "model": self.params.model, "first_step": t0,
                 "params": self.params.to_dict()}
         return Trace(spikes, u, v, extra=extra, neurons_per_core=N, meta=meta)
+
+    def _run_engine(self, T, n_in, counts, inputs, progress):
+        """:meth:`run` on the event-driven engine (:mod:`~spikefab.sim.event_driven`): the
+        same trace as the reference path. The steps before the first one whose input is
+        wrong run; that step then raises through :meth:`step` or :meth:`step_counts` (the
+        same error, at the same state, as the reference path)."""
+        p = self.params
+        N, A = p.neurons, p.axons
+        ptr = np.zeros(T + 1, np.int64)
+        good = T                                      # steps whose input is well formed
+        if counts is not None:
+            neg = np.flatnonzero((counts < 0).any(axis=1))
+            good = int(neg[0]) if neg.size else T
+            ok = counts[:good]
+            ts, a = np.nonzero(ok)
+            ids = np.repeat(a, ok[ts, a]).astype(np.int64)
+            ptr[1:ok.shape[0] + 1] = np.cumsum(ok.sum(axis=1))
+            ptr[ok.shape[0] + 1:] = ptr[ok.shape[0]]
+        else:
+            parts = []
+            for t in range(n_in):
+                try:
+                    ev = _events("axon_events", inputs[t])
+                except (TypeError, ValueError):
+                    good = t
+                    break
+                if ev.size and (ev.min() < 0 or ev.max() >= A):
+                    good = t
+                    break
+                parts.append(ev)
+            ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            ptr[1:len(parts) + 1] = np.cumsum([x.size for x in parts])
+            ptr[len(parts) + 1:] = ptr[len(parts)]
+        uname = "u" if p.model == "cuba" else "i"
+        rec = "refr_cnt" in self.state
+        eng = self._get_engine()
+        out = eng.new_out(T, rec)
+        st = (self.state[uname], self.state["v"],
+              self.state["refr_cnt"] if rec else np.zeros(N, np.int64))
+        stop = min(T, good)
+        chunk = max(1, -(-stop // 100)) if progress else max(stop, 1)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=T, desc="golden", unit="step")
+        t0, lo = self.t, 0
+        pend = np.zeros((1, A), np.int64)
+        try:
+            while lo < stop:
+                hi = min(stop, lo + chunk)
+                done, _ = eng.run(t0, st, pend, ptr, ids, out, lo, hi)
+                if done > lo:
+                    st = (out["u"][done - 1], out["v"][done - 1],
+                          out["cnt"][done - 1 if rec else 0])
+                    self._set_state(uname, st, rec)
+                    self.t = t0 + done
+                if done < hi:
+                    stop = done
+                    break
+                if bar is not None:
+                    bar.update(hi - lo)
+                lo = hi
+            if stop < T:                              # raises: this step's input is wrong
+                if counts is not None:
+                    self.step_counts(counts[stop])
+                else:
+                    self.step(inputs[stop])
+                raise AssertionError(f"step {t0 + stop}: the engine stopped, the reference "
+                                     f"step did not raise")
+        finally:
+            if bar is not None:
+                bar.close()
+        extra = {"refr_cnt": out["cnt"]} if rec else {}
+        meta = {"source": "golden", "model": p.model, "first_step": t0,
+                "params": p.to_dict()}
+        return Trace(out["spikes"], out["u"], out["v"], extra=extra, neurons_per_core=N,
+                     meta=meta)
+
+    def _set_state(self, uname, st, rec):
+        new = {uname: st[0], "v": st[1]}
+        if rec:
+            new["refr_cnt"] = st[2]
+        self.state = {k: np.array(new[k], np.int64) for k in self.state}

@@ -25,15 +25,20 @@ def _i64(name, x):
 # --- elementary operations (int64 in, int64 out) ------------------------------------------
 
 def trunc12(x):
-    """``sign(x) * (|x| >> 12)``: division by 4096 rounding toward zero (not floor)."""
+    """``sign(x) * (|x| >> 12)``: division by 4096 rounding toward zero (not floor).
+
+    Computed as ``(x + ((x >> 63) & 4095)) >> 12``: ``x >> 63`` is -1 for a negative x and
+    0 otherwise, so a negative x is biased by 4095 before the floor shift, which turns the
+    floor into a truncation toward zero (SPEC §3.3's pitfall); exact for |x| < 2**62."""
     x = _i64("x", x)
-    return np.where(x < 0, -((-x) >> 12), x >> 12)
+    return (x + ((x >> 63) & 4095)) >> 12
 
 
 def wrap24(x):
-    """True 24-bit two's-complement wrap: ``((x + 2**23) mod 2**24) - 2**23``."""
+    """True 24-bit two's-complement wrap: ``((x + 2**23) mod 2**24) - 2**23``, computed with
+    the mask ``(x + 2**23) & (2**24 - 1)`` (the same as the mod on int64)."""
     x = _i64("x", x)
-    return np.mod(x + (1 << 23), 1 << 24) - (1 << 23)
+    return ((x + (1 << 23)) & ((1 << 24) - 1)) - (1 << 23)
 
 
 def sat(x, lo, hi):

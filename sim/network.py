@@ -25,15 +25,20 @@ other ones.
 
 Implementation. The routing tables are compiled into one CSR table over global neurons
 ``k = core * N + n`` (``_rptr``, and per entry a key ``(delay - 1) * C * A + core * A + axon``);
-events wait in a ring buffer of counts ``[max_delay + 1, C * A]``. Without learning the cores
-are stepped together: the synaptic input of every core (one batched product of the stacked
-digital weights, :class:`~spikefab.sim.synapses.DigitalSynapseArray`, when every core has
-digital synapses; else each core's synapse object in turn), then the pure per-step function
-of the golden model (:func:`~spikefab.sim.golden.cuba_step` or
-:func:`~spikefab.sim.golden.shift_step`) on ``[C, N]`` arrays. With learning each core is
-stepped by its own :meth:`CoreModel.step_counts` (the STDP update is per core). Both paths
-use the golden model's own arithmetic; the test suite checks them against a per-event loop
-over :class:`CoreModel`.
+events wait in a ring buffer of counts ``[max_delay + 1, C * A]``. Without learning, when
+every core has the digital synapse memory (:class:`~spikefab.sim.synapses.DigitalSynapses`),
+the run is the event-driven engine (:mod:`~spikefab.sim.event_driven`): one compiled loop
+over the steps that adds only the synapse rows of the axons hit, skips the cores at rest
+where that is exact, and walks only the fan-out of the neurons that fired. Otherwise, and
+always with ``reference=True``, the straightforward numpy path runs: without learning the
+cores are stepped together (the synaptic input of every core, one batched product of the
+stacked digital weights, :class:`~spikefab.sim.synapses.DigitalSynapseArray`, when every
+core has digital synapses, else each core's synapse object in turn; then the pure per-step
+function of the golden model, :func:`~spikefab.sim.golden.cuba_step` or
+:func:`~spikefab.sim.golden.shift_step`, on ``[C, N]`` arrays); with learning each core is
+stepped by its own :meth:`CoreModel.step_counts` (the STDP update is per core). All paths
+compute the same numbers: the test suite checks them against each other at every step and
+against a per-event loop over :class:`CoreModel`.
 """
 
 from dataclasses import dataclass, field
@@ -42,6 +47,7 @@ import numpy as np
 
 from spikefab.rtl.netimage import NetworkImage
 
+from .event_driven import Engine, engine_supports
 from .golden import CoreModel, cuba_step, shift_step
 from .synapses import DigitalSynapseArray, DigitalSynapses, Synapses
 from .trace import Trace
@@ -142,6 +148,10 @@ class NetworkModel:
         (the default) for every core's digital synapse memory; a list of one object per core
         (index ``y * width + x``, a distinct object each); or a function ``(core index,
         CoreImage) -> Synapses`` called once per core. See :class:`CoreModel`.
+    reference : bool
+        False (the default): runs without learning on digital synapses use the event-driven
+        engine (:mod:`~spikefab.sim.event_driven`). True: always the straightforward numpy
+        path (the reference the engine is tested against; same results, slower).
 
     Attributes
     ----------
@@ -158,18 +168,27 @@ class NetworkModel:
         The index of the next step.
     """
 
-    def __init__(self, image, synapses=None):
+    def __init__(self, image, synapses=None, reference=False):
         if not isinstance(image, NetworkImage):
             raise TypeError(f"image must be a NetworkImage, not {type(image).__name__}")
         self.image = image
         self.mesh = image.mesh
         self.params = image.params
-        self._cores = [CoreModel(img, synapses=s)
+        self.reference = bool(reference)
+        self._cores = [CoreModel(img, synapses=s, reference=reference)
                        for img, s in zip(image.cores, self._synapse_objects(synapses))]
         self._batched = not self.params.learning
         self._compile_routes()
         if self._batched:
             self._compile_cores()
+        self._engine = None
+        if not self.reference and engine_supports(self.params,
+                                                  [m.synapses for m in self._cores]):
+            CA = self.mesh.cores * self.params.axons
+            self._engine = Engine(self.params, [m.neuron_params for m in self._cores],
+                                  [m.synapses for m in self._cores], self._rptr,
+                                  self._rkey // CA + 1, self._rkey % CA, self._n_exit,
+                                  self._slots)
         self.reset()
 
     @property
@@ -361,6 +380,53 @@ class NetworkModel:
             self._cores_live = False
         return s, events, fired, packets
 
+    def _engine_run(self, T, ext_ptr, ext_ids, progress=False):
+        """T steps on the event-driven engine (:mod:`~spikefab.sim.event_driven`); returns
+        its output arrays (:meth:`Engine.run`). A step that would exceed
+        ``max_step_events`` raises as :meth:`_step` does, every step before it done."""
+        self._sync_in()
+        p, C, N = self.params, self.mesh.cores, self.params.neurons
+        uname = "u" if p.model == "cuba" else "i"
+        rec = "refr_cnt" in self._state
+        eng = self._engine
+        out = eng.new_out(T, rec)
+        st = (self._state[uname], self._state["v"],
+              self._state["refr_cnt"] if rec else np.zeros(C * N, np.int64))
+        chunk = max(1, -(-T // 100)) if progress else max(T, 1)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=T, desc="golden network", unit="step")
+        t0, lo = self.t, 0
+        try:
+            while lo < T:
+                hi = min(T, lo + chunk)
+                done, bad = eng.run(t0, st, self._pend, ext_ptr, ext_ids, out, lo, hi)
+                if done > lo:
+                    st = (out["u"][done - 1], out["v"][done - 1],
+                          out["cnt"][done - 1 if rec else 0])
+                if done < hi:
+                    self._set_state(uname, st, rec)
+                    self.t = t0 + done
+                    self._check_events(out["events"][done])
+                if bar is not None:
+                    bar.update(hi - lo)
+                lo = hi
+        finally:
+            if bar is not None:
+                bar.close()
+        self._set_state(uname, st, rec)
+        self.t = t0 + T
+        return out
+
+    def _set_state(self, uname, st, rec):
+        C, N = self.mesh.cores, self.params.neurons
+        new = {uname: st[0], "v": st[1]}
+        if rec:
+            new["refr_cnt"] = st[2]
+        self._state = {k: np.array(new[k], np.int64).reshape(C, N) for k in self._state}
+        self._cores_live = False
+
     def _records(self, t, fired):
         if not fired.size:
             return []
@@ -406,7 +472,12 @@ class NetworkModel:
         :class:`StepResult`."""
         t = self.t
         ext = self._ext_ids(f"step {t}", ext_inputs)
-        s, events, fired, packets = self._step(ext_ids=ext)
+        if self._engine is not None:
+            out = self._engine_run(1, np.array([0, ext.size], np.int64), ext)
+            s, events, packets = out["spikes"][0], out["events"][0], int(out["packets"][0])
+            fired = np.flatnonzero(s)
+        else:
+            s, events, fired, packets = self._step(ext_ids=ext)
         return StepResult(spikes=s.astype(bool).reshape(self.mesh.cores, self.params.neurons),
                           outputs=self._records(t, fired), events=events.astype(np.int64),
                           packets=packets)
@@ -466,6 +537,8 @@ class NetworkModel:
             ext_counts = counts.reshape(n_in, C * A)
         elif n_in:
             ext_ids = self._ext_ids_all(inputs)
+        if self._engine is not None:
+            return self._run_engine(T, n_in, ext_counts, ext_ids, progress)
 
         spikes = np.zeros((T, C * N), np.uint8)
         uname = "u" if p.model == "cuba" else "i"
@@ -527,6 +600,46 @@ class NetworkModel:
                 "mesh": mp.to_dict(), "params": p.to_dict()}
         trace = _make_trace(spikes, state[uname], state["v"], extra, N, meta)
         return NetworkRun(trace=trace, outputs=outputs, packets=packets)
+
+    def _run_engine(self, T, n_in, ext_counts, ext_ids, progress):
+        """:meth:`run` on the event-driven engine (the same result as the reference path)."""
+        mp, p = self.mesh, self.params
+        C, N = mp.cores, p.neurons
+        # the external events as one CSR table over the steps (global axon ids)
+        ptr = np.zeros(T + 1, np.int64)
+        if ext_counts is not None:
+            ts, gs = np.nonzero(ext_counts)
+            reps = ext_counts[ts, gs]
+            ids = np.repeat(gs, reps).astype(np.int64)
+            ptr[1:n_in + 1] = np.cumsum(np.bincount(ts, weights=reps, minlength=n_in)
+                                        .astype(np.int64))
+        elif ext_ids is not None:
+            ids = np.concatenate(ext_ids).astype(np.int64) if ext_ids else np.zeros(0, np.int64)
+            ptr[1:n_in + 1] = np.cumsum([x.size for x in ext_ids])
+        else:
+            ids = np.zeros(0, np.int64)
+        ptr[n_in + 1:] = ptr[n_in]
+        t0 = self.t
+        out = self._engine_run(T, ptr, ids, progress)
+        uname = "u" if p.model == "cuba" else "i"
+        state = {uname: out["u"], "v": out["v"]}
+        if "refr_cnt" in self._state:
+            state["refr_cnt"] = out["cnt"]
+        extra = {k: state[k] for k in self._state if k not in (uname, "v")}
+        ext_out = out["ext_out"]
+        extra.update(ext_out=ext_out, events=out["events"])
+        cols = np.flatnonzero(self._n_exit)          # only neurons with exit entries
+        ts, j = np.nonzero(ext_out[:, cols])         # (step, neuron) order
+        ks = cols[j]
+        reps = ext_out[ts, ks]
+        ts, ks = np.repeat(ts + t0, reps), np.repeat(ks, reps)
+        cs, ns = np.divmod(ks, N)
+        ys, xs = np.divmod(cs, mp.width)
+        outputs = list(zip(ts.tolist(), xs.tolist(), ys.tolist(), ns.tolist()))
+        meta = {"source": "golden", "model": p.model, "first_step": t0,
+                "mesh": mp.to_dict(), "params": p.to_dict()}
+        trace = _make_trace(out["spikes"], state[uname], state["v"], extra, N, meta)
+        return NetworkRun(trace=trace, outputs=outputs, packets=out["packets"])
 
 
 def _make_trace(spikes, u, v, extra, neurons_per_core, meta):
