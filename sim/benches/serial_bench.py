@@ -1,0 +1,166 @@
+"""cocotb bench of the board top-level (:class:`~spikefab.rtl.serial_top.SerialTop`) driven
+only through its UART pins by the Python host driver (cocotb 2.x).
+
+Run through :func:`spikefab.sim.serial_runner.run_serial`. The run folder holds ``job.json``
+(``image``, ``inputs``, ``steps``, ``clocks_per_bit``, ``load``, ``state``, optional
+``fuzz``: byte segments and the number of reply frames each must give). The bench resets the
+design, starts a :class:`~.uart.UartChannel` on ``rx``/``tx``, opens a
+:class:`~spikefab.firmware.link_transport.LinkTransport` (``IDENTIFY``, digest checked) and
+uses :class:`~spikefab.firmware.host.Host` on it: loads the image (``load``), then for every
+step injects the inputs, runs the step and records its spikes, and (``state``) reads every
+core's state, and a learning core's weights and traces, back. It writes ``trace.npz`` in the
+golden model's format (an array's ``spikes`` are those of its exit records: see
+docs/host_link.md) and ``results.json`` (link statistics, clocks, fuzz replies, memories read
+back after the fuzzing)."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles
+
+from spikefab.firmware.host import Host
+from spikefab.firmware.link_transport import LinkTransport
+from spikefab.firmware.protocol import HostCodec
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.layouts import Region
+from spikefab.rtl.netimage import NetworkImage
+from spikefab.sim.inputs import decode_inputs
+from spikefab.sim.trace import Trace
+
+from .uart import UartChannel
+
+
+__all__ = ["run_trace", "read_memories"]
+
+PERIOD_NS = 10
+
+
+def _load(job_dir, job):
+    path = job_dir / job["image"]
+    with np.load(path) as z:
+        network = "mesh" in z.files or any(k.startswith("mesh") for k in z.files)
+    image = NetworkImage.load(path) if network else CoreImage.load(path)
+    with np.load(job_dir / job["inputs"]) as z:
+        enc = {k: z[k] for k in z.files}
+    if isinstance(image, NetworkImage):
+        from spikefab.sim.network import decode_network_inputs
+        inputs = decode_network_inputs(enc)
+    else:
+        inputs = decode_inputs(enc)
+    return image, inputs
+
+
+async def run_trace(host, image, inputs, steps, *, state=True):
+    """Run ``steps`` steps through ``host``; a :class:`Trace` of spikes and (``state``) the
+    state, weights and traces read back after every step."""
+    network = isinstance(image, NetworkImage)
+    p = image.params
+    C = image.mesh.cores if network else 1
+    N = p.neurons
+    width = image.mesh.width if network else 1
+    spikes = np.zeros((steps, C * N), np.uint8)
+    u = np.zeros((steps, C * N), np.int64)
+    v = np.zeros((steps, C * N), np.int64)
+    refr = np.zeros((steps, C * N), np.int64) if p.refractory_bits else None
+    ext_out = np.zeros((steps, C * N), np.int64)
+    learned, done = [], []
+    first = "u" if p.model == "cuba" else "i"
+    for t in range(steps):
+        await host.inject(inputs[t] if t < len(inputs) else [])
+        (res,) = await host.step(1)
+        done.append(res.counters.cycles)
+        for rec in res.spikes:
+            k = (rec.y * width + rec.x) * N + rec.neuron
+            spikes[t, k] = 1
+            ext_out[t, k] += 1
+        if state:
+            for c in range(C):
+                st = await host.read_state(c)
+                u[t, c * N:(c + 1) * N] = st[first]
+                v[t, c * N:(c + 1) * N] = st["v"]
+                if refr is not None:
+                    refr[t, c * N:(c + 1) * N] = st["refr_cnt"]
+            if p.learning:
+                learned.append([await host.read_learning(c) for c in range(C)])
+    extra = {"ext_out": ext_out} if network else {}
+    if refr is not None:
+        extra["refr_cnt"] = refr
+    if p.learning and state:
+        if network:
+            extra["weights"] = np.stack([np.stack([w for w, _, _ in s]) for s in learned])
+            extra["x"] = np.stack([np.stack([x for _, x, _ in s]) for s in learned])
+            extra["y"] = np.stack([np.concatenate([y for _, _, y in s]) for s in learned])
+        else:
+            extra["weights"] = np.stack([s[0][0] for s in learned])
+            extra["x"] = np.stack([s[0][1] for s in learned])
+            extra["y"] = np.stack([s[0][2] for s in learned])
+    meta = {"source": f"{cocotb.SIM_NAME} (serial link)", "cycles": done}
+    return Trace(spikes=spikes, u=u, v=v, extra=extra, neurons_per_core=N, meta=meta)
+
+
+async def read_memories(host, image):
+    """Every region of every core (and routing table) as ``{"core/REGION": [words]}``."""
+    C = image.mesh.cores if isinstance(image, NetworkImage) else 1
+    out = {}
+    for c in range(C):
+        for region, depth in host.codec.depths.items():
+            if depth:
+                out[f"{c}/{Region(region).name}"] = await host.read_region(c, region)
+    return out
+
+
+async def _fuzz(channel, transport, fuzz, clocks_per_bit):
+    """Send each segment, wait for its reply frames; the bytes received per segment."""
+    replies = []
+    for seg, n_frames in zip(fuzz["segments"], fuzz["frames"]):
+        await channel.write(bytes.fromhex(seg))
+        got = bytearray()
+        while got.count(0) < n_frames:
+            got += await channel.read()
+        replies.append(bytes(got).hex())
+    transport._flushed = False          # the next request starts with a delimiter
+    return replies
+
+
+@cocotb.test()
+async def serial_job(dut):
+    job_dir = Path(os.environ["SPIKEFAB_JOBS"])
+    job = json.loads((job_dir / "job.json").read_text())
+    image, inputs = _load(job_dir, job)
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    dut.rx.value = 1
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    cpb = job["clocks_per_bit"]
+    channel = UartChannel(dut, dut.clk, cpb, timeout=job.get("timeout", 20_000))
+    channel.start()
+    await ClockCycles(dut.clk, 2 * cpb)
+    codec = HostCodec.for_image(image)
+    transport = LinkTransport(channel, codec, max_payload=job["max_payload"])
+    host = Host(transport, codec)
+    results = {"identity": (await transport.open()).__dict__}
+    wall = time.perf_counter()
+    start = cocotb.utils.get_sim_time("ns") / PERIOD_NS
+    if job.get("load", True):
+        await host.load(image)
+    results["load_clocks"] = cocotb.utils.get_sim_time("ns") / PERIOD_NS - start
+    results["load_bytes"] = transport.stats["written"]
+    if "fuzz" in job:
+        results["fuzz_replies"] = await _fuzz(channel, transport, job["fuzz"], cpb)
+        results["after_fuzz"] = await read_memories(host, image)
+    if job["steps"]:
+        start = cocotb.utils.get_sim_time("ns") / PERIOD_NS
+        trace = await run_trace(host, image, inputs, job["steps"], state=job.get("state", True))
+        results["run_clocks"] = cocotb.utils.get_sim_time("ns") / PERIOD_NS - start
+        trace.save(job_dir / "trace.npz")
+    results["stats"] = transport.stats
+    results["framing_errors"] = channel.framing_errors
+    results["wall_s"] = time.perf_counter() - wall
+    channel.stop()
+    (job_dir / "results.json").write_text(json.dumps(results))
