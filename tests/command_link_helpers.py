@@ -7,7 +7,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from spikefab.firmware.command import CommandModel, IDENTIFY_REPLY
+from spikefab.firmware import link_vectors
+from spikefab.firmware.command import CommandModel, IDENTIFY_REPLY, words_to_bytes
 from spikefab.firmware.link import (Frame, FrameDecoder, cobs_decode, crc16, encode_frame,
                                     error_frame)
 from spikefab.firmware.protocol import HostCodec
@@ -16,7 +17,7 @@ from spikefab.rtl.command_link import CommandLink
 from spikefab.rtl.frame_link import FrameLink
 from spikefab.rtl.host import Kind, host_reply_layout
 from spikefab.rtl.layouts import Region
-from spikefab.rtl.link_protocol import command_bytes
+from spikefab.rtl.link_protocol import LinkError, command_bytes
 from spikefab.rtl.netimage import NetworkImage
 from spikefab.rtl.top import top_for
 
@@ -183,5 +184,131 @@ def request(seq, cmd, payload=b""):
     return b"\x00" + encode_frame(seq, cmd, payload)
 
 
-__all__ = ["LinkedDesign", "split_replies", "image_words", "BoardModel", "memory_of",
-           "run_segments", "request", "error_frame", "np"]
+
+
+def _host_frame(bm, seq, words):
+    return words_to_bytes(words, bm.model.cmd_bytes)
+
+
+def fuzz_segments(rng, bm, n, *, readable=None):
+    """``n`` random byte segments for the board model ``bm``: good ``READ`` and ``IDENTIFY``
+    requests, and requests that must be refused (spoilt ``WRITE`` frames: bit flips, bytes
+    dropped or inserted, cut short, noise; well-formed frames with a bad address, core,
+    region, op, axon, delay, length, padding or command; oversize frames), some after noise.
+    Each segment starts with a delimiter. ``readable``: ``{(core, region): depth}`` to read.
+    Returns ``(segments, labels)``: per segment the error code its frame must be refused with
+    (from the way it was made), ``"spoilt"`` (a spoilt frame: some error code), or None
+    (a good request)."""
+    codec, model = bm.codec, bm.model
+    cb, C, p = model.cmd_bytes, codec.mesh.cores, codec.params
+    cmd_bits = model.cmd_bits
+    readable = readable or {(c, r): len(w) for (c, r), w in
+                            image_words_from_memory(bm.memory).items()}
+    keys = sorted(readable)
+    segs, labels = [], []
+    for k in range(n):
+        seq = k & 0xFF
+        kind = rng.randrange(14)
+        if kind <= 2:                                   # good reads
+            c, r = keys[rng.randrange(len(keys))]
+            idx = [rng.randrange(readable[c, r]) for _ in range(rng.randrange(1, 5))]
+            frame = encode_frame(seq, 2, _host_frame(bm, seq, codec.reads(c, r, idx)))
+            label = None
+        elif kind == 3:
+            frame, label = encode_frame(seq, 1), None
+        elif kind <= 7:                                 # spoilt writes (never accepted)
+            c, r = keys[rng.randrange(len(keys))]
+            start = rng.randrange(readable[c, r])
+            words = [rng.randrange(1 << 20) for _ in range(rng.randrange(1, 4))]
+            words = words[:readable[c, r] - start]
+            good = encode_frame(seq, 2, _host_frame(bm, seq, codec.writes(c, r, words, start)))
+            for _ in range(20):
+                frame = link_vectors.corrupt(rng, good, commands=(1, 2),
+                                             max_payload=model.max_payload)
+                evs = FrameDecoder(max_payload=model.max_payload,
+                                   commands=command_bytes()).feed(b"\x00" + frame)
+                if not any(isinstance(e, Frame) and model.judge(e.cmd, e.payload) is None
+                           for e in evs):
+                    break
+            else:
+                frame = b"\x01\x00"
+            label = "spoilt"
+        elif kind == 13:
+            frame = encode_frame(seq, rng.choice([0, 3, 0x7F, 0x81, 0xFE]),
+                                 bytes(rng.randrange(4)))
+            label = LinkError.UNKNOWN_COMMAND
+        else:                                           # well formed, refused by content
+            payload, label = _bad_payload(rng, bm, kind, keys, readable)
+            frame = encode_frame(seq, 2, payload)
+            if len(payload) > model.max_payload:
+                label = LinkError.OVERSIZE
+        noise = bytes(rng.randrange(1, 256) for _ in range(rng.randrange(6))) \
+            if rng.random() < 0.2 else b""
+        segs.append(noise + b"\x00" + frame)
+        labels.append(label)
+    return segs, labels
+
+
+def _bad_payload(rng, bm, kind, keys, readable):
+    codec, model = bm.codec, bm.model
+    cb, mp, p = model.cmd_bytes, codec.mesh, codec.params
+    fields = codec.command_fields()
+    good_read = codec.reads(*keys[0], [0])[0]
+    if kind == 8:                                   # index past the end of its region
+        c, r = keys[rng.randrange(len(keys))]
+        w = codec.reads(c, r, [0])[0]
+        off = _offset(codec, "arg.cfg.addr.index")
+        w |= readable[c, r] << off
+        words, code = [w], LinkError.ADDRESS_OUT_OF_RANGE
+    elif kind == 9:                                 # an op that is not an Op, or padding bits
+        off = _offset(codec, "op")
+        w = (good_read & ~(7 << off)) | (rng.randrange(5, 8) << off)
+        if rng.random() < 0.5 and cb * 8 > model.cmd_bits:
+            w = good_read | (1 << rng.randrange(model.cmd_bits, cb * 8))
+        words, code = [w], LinkError.BAD_ARGUMENT
+    elif kind == 10:                                # a bad axon or delay of an EVENT
+        w0 = codec.events([(0, 0)])[0]
+        bad = [(w0 | 7 << _offset(codec, "op"), LinkError.BAD_ARGUMENT)]
+        if (1 << p.axon_bits) > p.axons:
+            bad.append((w0 | rng.randrange(p.axons, 1 << p.axon_bits)
+                        << _offset(codec, "arg.event.axon"), LinkError.ADDRESS_OUT_OF_RANGE))
+        if (1 << p.delay_bits) > p.max_delay:
+            bad.append((w0 | p.max_delay << _offset(codec, "arg.event.delay"),
+                        LinkError.BAD_ARGUMENT))
+        for axis, size, bits in (("x", mp.width, mp.x_bits), ("y", mp.height, mp.y_bits)):
+            if (1 << bits) > size:
+                bad.append((w0 | size << _offset(codec, f"core.{axis}"),
+                            LinkError.ADDRESS_OUT_OF_RANGE))
+        w, code = bad[rng.randrange(len(bad))]
+        words = [w]
+    elif kind == 11:                                # an absent region
+        depths = codec.depths
+        absent = [r for r in range(16) if not depths.get(r, 0)]
+        off = _offset(codec, "arg.cfg.addr.region")
+        w = (good_read & ~(15 << off)) | (rng.choice(absent) << off)
+        words, code = [w], LinkError.ADDRESS_OUT_OF_RANGE
+    else:                                           # a length that is not whole words
+        data = words_to_bytes(codec.reads(*keys[0], [0, 0]), cb)
+        return (data[:rng.choice([1, cb - 1, cb + 1])] if rng.random() < 0.8 else b"",
+                LinkError.BAD_LENGTH)
+    good = codec.reads(*keys[0], [0] * rng.randrange(3))
+    words = good + words + good
+    assert fields  # the command layout has fields
+    return words_to_bytes(words, cb), code
+
+
+def _offset(codec, name):
+    return next(off for k, off, _, _ in layouts.leaf_specs(codec.cmd_layout) if k == name)
+
+
+def image_words_from_memory(memory):
+    out = {}
+    for (c, r, i) in memory:
+        out.setdefault((c, r), []).append(i)
+    return out
+
+
+def expected_frame_counts(bm_factory, segments):
+    """The reply frames of each segment, by a fresh board model."""
+    bm = bm_factory()
+    return [bm.feed(s) for s in segments]

@@ -27,15 +27,14 @@ from spikefab.firmware.host import Host
 from spikefab.firmware.link_transport import LinkTransport
 from spikefab.firmware.protocol import HostCodec
 from spikefab.rtl.image import CoreImage
-from spikefab.rtl.layouts import Region
 from spikefab.rtl.netimage import NetworkImage
 from spikefab.sim.inputs import decode_inputs
-from spikefab.sim.trace import Trace
+from spikefab.sim.link_run import read_memories, run_trace
 
 from .uart import UartChannel
 
 
-__all__ = ["run_trace", "read_memories"]
+__all__ = ["serial_job"]
 
 PERIOD_NS = 10
 
@@ -53,65 +52,6 @@ def _load(job_dir, job):
     else:
         inputs = decode_inputs(enc)
     return image, inputs
-
-
-async def run_trace(host, image, inputs, steps, *, state=True):
-    """Run ``steps`` steps through ``host``; a :class:`Trace` of spikes and (``state``) the
-    state, weights and traces read back after every step."""
-    network = isinstance(image, NetworkImage)
-    p = image.params
-    C = image.mesh.cores if network else 1
-    N = p.neurons
-    width = image.mesh.width if network else 1
-    spikes = np.zeros((steps, C * N), np.uint8)
-    u = np.zeros((steps, C * N), np.int64)
-    v = np.zeros((steps, C * N), np.int64)
-    refr = np.zeros((steps, C * N), np.int64) if p.refractory_bits else None
-    ext_out = np.zeros((steps, C * N), np.int64)
-    learned, done = [], []
-    first = "u" if p.model == "cuba" else "i"
-    for t in range(steps):
-        await host.inject(inputs[t] if t < len(inputs) else [])
-        (res,) = await host.step(1)
-        done.append(res.counters.cycles)
-        for rec in res.spikes:
-            k = (rec.y * width + rec.x) * N + rec.neuron
-            spikes[t, k] = 1
-            ext_out[t, k] += 1
-        if state:
-            for c in range(C):
-                st = await host.read_state(c)
-                u[t, c * N:(c + 1) * N] = st[first]
-                v[t, c * N:(c + 1) * N] = st["v"]
-                if refr is not None:
-                    refr[t, c * N:(c + 1) * N] = st["refr_cnt"]
-            if p.learning:
-                learned.append([await host.read_learning(c) for c in range(C)])
-    extra = {"ext_out": ext_out} if network else {}
-    if refr is not None:
-        extra["refr_cnt"] = refr
-    if p.learning and state:
-        if network:
-            extra["weights"] = np.stack([np.stack([w for w, _, _ in s]) for s in learned])
-            extra["x"] = np.stack([np.stack([x for _, x, _ in s]) for s in learned])
-            extra["y"] = np.stack([np.concatenate([y for _, _, y in s]) for s in learned])
-        else:
-            extra["weights"] = np.stack([s[0][0] for s in learned])
-            extra["x"] = np.stack([s[0][1] for s in learned])
-            extra["y"] = np.stack([s[0][2] for s in learned])
-    meta = {"source": f"{cocotb.SIM_NAME} (serial link)", "cycles": done}
-    return Trace(spikes=spikes, u=u, v=v, extra=extra, neurons_per_core=N, meta=meta)
-
-
-async def read_memories(host, image):
-    """Every region of every core (and routing table) as ``{"core/REGION": [words]}``."""
-    C = image.mesh.cores if isinstance(image, NetworkImage) else 1
-    out = {}
-    for c in range(C):
-        for region, depth in host.codec.depths.items():
-            if depth:
-                out[f"{c}/{Region(region).name}"] = await host.read_region(c, region)
-    return out
 
 
 async def _fuzz(channel, transport, fuzz, clocks_per_bit):
@@ -156,7 +96,8 @@ async def serial_job(dut):
         results["after_fuzz"] = await read_memories(host, image)
     if job["steps"]:
         start = cocotb.utils.get_sim_time("ns") / PERIOD_NS
-        trace = await run_trace(host, image, inputs, job["steps"], state=job.get("state", True))
+        trace = await run_trace(host, image, inputs, job["steps"], state=job.get("state", True),
+                                source=f"{cocotb.SIM_NAME} (serial link)")
         results["run_clocks"] = cocotb.utils.get_sim_time("ns") / PERIOD_NS - start
         trace.save(job_dir / "trace.npz")
     results["stats"] = transport.stats

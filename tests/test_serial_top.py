@@ -1,0 +1,270 @@
+# amaranth: UnusedElaboratable=no
+"""The host link's command layer and the board top-level (``SerialTop``): the frame and
+command layers with a real design in Amaranth's simulator against the Python reference
+(directed requests and seeded fuzzing), the reference itself under Hypothesis, and the
+generated Verilog of SerialTop under Verilator and Icarus driven through its UART pins by the
+Python host driver, bit-exact with the golden model (docs/host_link.md)."""
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from spikefab.firmware.command import (HOST_REPLY, HOST_REPLY_MORE, CommandModel,
+                                       words_to_bytes)
+from spikefab.firmware.protocol import HostCodec
+from spikefab.rtl.command_link import design_digest
+from spikefab.rtl.host import core_mesh
+from spikefab.rtl.image import CoreImage
+from spikefab.rtl.layouts import Region
+from spikefab.firmware.link import FrameDecoder
+from spikefab.rtl.link_protocol import LinkError, command_bytes
+from spikefab.rtl.params import CoreParams, MeshParams, ParamError
+from spikefab.rtl.serial_top import SerialTop, clocks_per_bit
+from spikefab.sim.golden import CoreModel
+from spikefab.sim.network import NetworkModel
+from spikefab.sim.serial_runner import run_serial
+from spikefab.sim.trace import first_divergence
+
+from command_link_helpers import (BoardModel, LinkedDesign, _offset, fuzz_segments,
+                                  memory_of, request, run_segments, split_replies)
+from mesh_helpers import random_network
+from rtl_helpers import SIMULATORS, lively_image, random_inputs, seed_for
+from test_stdp_rtl import learning_image
+
+
+ROOT = Path(__file__).resolve().parents[1]
+MP = 64                  # max_payload of the Amaranth-simulator runs (small: short frames)
+CORE = CoreParams(neurons=8, axons=6, lanes=2, max_delay=2, refractory_bits=2,
+                  trace_port=False)
+LEARN = CoreParams(neurons=8, axons=6, lanes=2, weight_bits=6, learning=True, trace_bits=6,
+                   trace_port=False)
+
+
+def _core_image(seed=1):
+    return lively_image(CORE, np.random.default_rng(seed))
+
+
+# --- the reference and the parameters ----------------------------------------------------------
+
+def test_clocks_per_bit_and_digest():
+    assert clocks_per_bit(12_000_000, 115200) == 104
+    assert clocks_per_bit(8_000_000, 1_000_000) == 8
+    with pytest.raises(ParamError, match="at least 4 clocks per bit"):
+        clocks_per_bit(300_000, 115200)
+    with pytest.raises(ParamError, match="within 2 %"):
+        clocks_per_bit(500_000, 90_000)
+    with pytest.raises(TypeError, match="CoreImage or a NetworkImage"):
+        SerialTop(CORE, clk_hz=8_000_000)
+    d = design_digest(core_mesh(CORE), CORE, routing=False)
+    assert d == design_digest(core_mesh(CORE), CORE, routing=False)
+    assert d != design_digest(core_mesh(LEARN), LEARN, routing=False)
+    assert d != design_digest(core_mesh(CORE), CORE, routing=False, max_payload=128)
+    assert d != design_digest(MeshParams(width=1, height=1, route_entries=1), CORE,
+                              routing=True)
+
+
+def _labelled(seed):
+    bm = BOARD
+    bm.memory = dict(IMAGE_MEMORY)
+    bm.decoder = FrameDecoder(max_payload=MP, commands=command_bytes())
+    segs, labels = fuzz_segments(random.Random(seed), bm, 1, readable=READABLE)
+    return bm, segs[0], labels[0]
+
+
+@settings(max_examples=10_000, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32 - 1))
+def test_reference_fuzz_hypothesis(seed):
+    """10,000 random requests (good reads and identifies; spoilt writes; frames refused for
+    their content, each made to fail one rule): the reference answers each with exactly the
+    reply its making calls for and changes no memory."""
+    bm, seg, label = _labelled(seed)
+    before = dict(bm.memory)
+    frames = bm.feed(seg)
+    if seg[0] != 0:                 # noise before the delimiter: refused on its own
+        assert frames[0][1] == 0xFF and frames[0][2][0] in set(LinkError)
+        frames = frames[1:]
+    errors = [f for f in frames if f[1] == 0xFF]
+    if label is None:
+        assert frames and not errors
+        assert frames[-1][1] in (HOST_REPLY, 0x81)
+    elif label == "spoilt":
+        # refused (or, cut to nothing, ignored as an empty frame)
+        assert errors == frames and all(e[2][0] in set(LinkError) for e in errors)
+        assert frames or seg.endswith(b"\x00\x00")
+    else:
+        assert len(frames) == 1 and frames[0][1] == 0xFF and frames[0][2][0] == label, \
+            (seg.hex(), frames)
+    assert bm.memory == before
+
+
+IMAGE = _core_image()
+IMAGE_MEMORY = memory_of(IMAGE)
+BOARD = BoardModel(IMAGE, MP, dict(IMAGE_MEMORY))
+READABLE = {}
+for _c, _r, _i in IMAGE_MEMORY:
+    READABLE[_c, _r] = max(READABLE.get((_c, _r), 0), _i + 1)
+
+
+def test_reference_reply_frames_split_at_done_and_full():
+    codec = HostCodec.for_image(IMAGE)
+    model = CommandModel(codec, max_payload=MP)
+    assert model.reply_frames([]) == [(HOST_REPLY, b"")]
+    data = [5] * (model.reply_words + 1)
+    frames = model.reply_frames(data)
+    assert [f[0] for f in frames] == [HOST_REPLY_MORE, HOST_REPLY]
+    assert len(frames[0][1]) == model.reply_words * model.reply_bytes
+
+
+# --- the command layer in Amaranth's simulator ------------------------------------------------
+
+def test_command_link_directed():
+    """Identify, write and read back, a run of 3 steps in one request (a reply frame per
+    step), and one request refused for each rule, in Amaranth's simulator."""
+    img = _core_image(2)
+    codec = HostCodec.for_image(img)
+    cb = CommandModel(codec, max_payload=MP).cmd_bytes
+    rb = CommandModel(codec, max_payload=MP).reply_bytes
+    host = lambda seq, words: request(seq, 2, words_to_bytes(words, cb))
+    absent = codec.reads(0, Region.SYN, [0])[0] | (int(Region.ROUTE) << _offset(
+        codec, "arg.cfg.addr.region"))
+    segs = [request(1, 1), host(2, codec.writes(0, Region.SYN, [1, 2, 3], 0)),
+            host(3, codec.reads(0, Region.SYN, range(4))),
+            host(4, codec.events([(0, 1), (0, 2)]) + [codec.step(3)]),
+            request(5, 1, b"x"), request(6, 2, b""), request(7, 9),
+            host(8, codec.reads(0, Region.SYN, [0]) + [absent]),
+            host(9, codec.reads(0, Region.SYN, [0]))[:-3] + b"\x00"]
+    counts = iter([1, 1, 2, 3, 1, 1, 1, 1, 1])
+    got, _, _ = run_segments(LinkedDesign(img, MP), segs, lambda s: [None] * next(counts))
+    cmds = [(seq, cmd) for seq, cmd, _ in got]
+    assert cmds[:4] == [(1, 0x81), (2, HOST_REPLY), (3, HOST_REPLY_MORE), (3, HOST_REPLY)]
+    words = [int.from_bytes(p[k:k + rb], "little") for _, _, p in got[2:4]
+             for k in range(0, len(p), rb)]
+    assert [codec.decode(w).value for w in words] == [1, 2, 3, img.syn_words()[3]]
+    assert cmds[4:7] == [(4, HOST_REPLY_MORE)] * 2 + [(4, HOST_REPLY)]
+    done = [codec.decode(int.from_bytes(p[-rb:], "little")) for _, _, p in got[4:7]]
+    assert [d.step for d in done] == [1, 2, 3] and all(d.done for d in done)
+    errors = [(seq, p[0]) for seq, cmd, p in got[7:] if cmd == 0xFF]
+    assert errors[:4] == [(5, LinkError.BAD_LENGTH), (6, LinkError.BAD_LENGTH),
+                          (7, LinkError.UNKNOWN_COMMAND), (8, LinkError.ADDRESS_OUT_OF_RANGE)]
+    assert len(got) == 12 and errors[4][1] in (LinkError.CUT_SHORT, LinkError.BAD_CRC)
+
+
+def _fuzz_rtl(n, seed, image):
+    mem = memory_of(image)
+    segs, labels = fuzz_segments(random.Random(seed), BoardModel(image, MP, dict(mem)), n)
+    model = BoardModel(image, MP, dict(mem))
+    got, want, _ = run_segments(LinkedDesign(image, MP), segs, model.feed,
+                                gap_rng=random.Random(seed))
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert g == w, f"reply frame {k}: got {g}, expected {w}"
+    assert model.memory == mem
+    return labels
+
+
+def test_command_link_fuzz():
+    """150 seeded random, spoilt and refused requests into the frame and command layers of a
+    core: exactly the reference's reply frames, never a hang, no memory changed."""
+    labels = _fuzz_rtl(150, seed_for("command link fuzz", 11), _core_image())
+    assert {LinkError.ADDRESS_OUT_OF_RANGE, LinkError.BAD_ARGUMENT, LinkError.BAD_LENGTH,
+            None, "spoilt"} <= set(labels)
+
+
+@pytest.mark.slow
+def test_command_link_fuzz_10k():
+    """The same with 10,000 requests (slow: about half an hour on a loaded machine)."""
+    _fuzz_rtl(10_000, seed_for("command link fuzz 10k", 12), _core_image(3))
+
+
+# --- SerialTop through its pins, Verilator and Icarus ----------------------------------------
+
+def _pins_fuzz(image, n, seed):
+    mem = memory_of(image)
+    segs, _ = fuzz_segments(random.Random(seed), BoardModel(image, 256, dict(mem)), n)
+    model = BoardModel(image, 256, dict(mem))
+    want = [model.feed(s) for s in segs]
+    return segs, want
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_serial_top_learning_core(simulator):
+    """A learning core on SerialTop (4 clocks per bit), driven byte by byte through rx/tx by
+    the Python host driver: IDENTIFY (digest checked), the image loaded over the link, 40
+    fuzz requests through the pins (exactly the reference's replies, every memory read back
+    unchanged), then a run whose spikes, states, learned weights and traces equal the golden
+    model's at every step."""
+    seed = seed_for("serial top core", 21)
+    rng = np.random.default_rng(seed)
+    img = learning_image(LEARN, rng)
+    inputs = random_inputs(LEARN, rng, 6)
+    segs, want = _pins_fuzz(img, 40, seed)
+    run = run_serial(img, inputs, 6, simulator, clocks_per_bit=4,
+                     fuzz=(segs, [len(w) for w in want]))
+    for k, (raw, w) in enumerate(zip(run.results["fuzz_replies"], want)):
+        assert split_replies(bytes.fromhex(raw)) == w, f"fuzz segment {k}"
+    after = run.results["after_fuzz"]
+    for (c, r), words in {(c, r): [v for (cc, rr, i), v in sorted(memory_of(img).items())
+                                   if (cc, rr) == (c, r)]
+                          for (c, r, _) in memory_of(img)}.items():
+        assert after[f"{c}/{Region(r).name}"] == words, f"core {c} {Region(r).name} changed"
+    golden = CoreModel(img).run(inputs, 6)
+    assert first_divergence(golden, run.trace) is None, first_divergence(golden, run.trace)
+    assert (golden.extra["weights"][-1] != img.weights).any(), "no weight moved: weak test"
+    assert run.results["framing_errors"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_serial_top_array(simulator):
+    """A 2 x 1 array on SerialTop, loaded and run over the link; every neuron has an exit
+    entry, so the spikes the host sees are all of them: the trace equals the golden model's."""
+    seed = seed_for("serial top array", 31)
+    rng = np.random.default_rng(seed)
+    mesh = MeshParams(width=2, height=1, route_entries=32)
+    net = random_network(mesh, CORE, rng, exit_prob=1.0, fanout=(0, 2))
+    inputs = [[(int(rng.integers(2)), int(rng.integers(CORE.axons))) for _ in range(3)]
+              for _ in range(5)]
+    run = run_serial(net, inputs, 5, simulator, clocks_per_bit=4)
+    golden = NetworkModel(net).run(inputs, 5)
+    golden.extra.pop("events", None)
+    assert first_divergence(golden, run.trace) is None, first_divergence(golden, run.trace)
+    assert run.trace.spikes.any()
+
+
+def test_run_command_sim_equals_golden(tmp_path):
+    """``spikefab run IMAGE --sim verilator`` writes the trace ``simulate --sim golden`` does."""
+    rng = np.random.default_rng(4)
+    learning_image(LEARN, rng).save(tmp_path / "img.npz")      # the build of the test above
+    from spikefab.sim.inputs import save_inputs
+    save_inputs(tmp_path / "in.npz", random_inputs(LEARN, rng, 5), 5)
+    cli = [sys.executable, "-m", "spikefab.gen.cli"]
+    rtl, gold = str(tmp_path / "rtl"), str(tmp_path / "gold")
+    for args in (["run", "--sim", "verilator", "--clocks-per-bit", "4", "-o", rtl],
+                 ["simulate", "--sim", "golden", "-o", gold]):
+        subprocess.run(cli + [args[0], str(tmp_path / "img.npz"), "--inputs",
+                              str(tmp_path / "in.npz")] + args[1:], check=True,
+                       cwd=ROOT, capture_output=True)
+    res = subprocess.run(cli + ["compare", gold, rtl], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("identical"), res.stdout + res.stderr
+
+
+def test_run_command_missing_port(tmp_path, capsys):
+    from spikefab.gen.cli import main
+    _core_image().save(tmp_path / "img.npz")
+    rc = main(["run", str(tmp_path / "img.npz"), "--port", str(tmp_path / "ttyNONE"),
+               "--steps", "2", "-o", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "cannot open serial port" in err
+
+
+def test_serial_transport_without_pyserial(monkeypatch):
+    monkeypatch.setitem(sys.modules, "serial", None)
+    from spikefab.firmware.serial_transport import SerialChannel
+    with pytest.raises(RuntimeError, match="needs pyserial"):
+        SerialChannel("/dev/ttyUSB1")
