@@ -47,13 +47,15 @@ class SerialRun:
 
 
 def run_serial(image, inputs, steps, simulator, *, clocks_per_bit=8, baked=False,
-               state=True, fuzz=None, max_payload=256, root="build/sim"):
+               state=True, fuzz=None, measure=None, max_payload=256, root="build/sim"):
     """Run ``image`` on the simulated board top-level through the serial link.
 
     ``baked``: the image is built into the Verilog and not loaded; otherwise one build of a
     blank image of the parameters serves and the driver loads the image over the link.
     ``fuzz``: ``(segments, frames)``, byte strings sent after the load and the number of reply
-    frames each must give (their replies come back in ``results["fuzz_replies"]``)."""
+    frames each must give (their replies come back in ``results["fuzz_replies"]``).
+    ``measure``: ``{"steps": n, "bulk_repeats": k}``, link throughput figures in
+    ``results["measure"]`` (see the bench)."""
     built = image if baked else blank_image(image)
     bdir = build_serial(built, simulator, clocks_per_bit, max_payload=max_payload, root=root)
     run_dir = new_run_dir(bdir)
@@ -67,6 +69,8 @@ def run_serial(image, inputs, steps, simulator, *, clocks_per_bit=8, baked=False
     job = {"image": "image.npz", "inputs": "inputs.npz", "steps": steps,
            "clocks_per_bit": clocks_per_bit, "load": not baked, "state": state,
            "max_payload": max_payload}
+    if measure is not None:
+        job["measure"] = measure
     if fuzz is not None:
         job["fuzz"] = {"segments": [bytes(s).hex() for s in fuzz[0]],
                        "frames": [int(n) for n in fuzz[1]]}

@@ -155,6 +155,7 @@ def run_segments(dut, segments, expect, *, max_cycles_per_segment=20_000, gap_rn
             wanted.extend(want)
             for byte in seg:
                 if gap_rng is not None and gap_rng.random() < 0.2:
+                    ctx.set(dut.rx_bytes.valid, 0)
                     await ctx.tick()
                 ctx.set(dut.rx_bytes.valid, 1)
                 ctx.set(dut.rx_bytes.payload, byte)

@@ -169,9 +169,9 @@ def _fuzz_rtl(n, seed, image):
 
 
 def test_command_link_fuzz():
-    """150 seeded random, spoilt and refused requests into the frame and command layers of a
+    """100 seeded random, spoilt and refused requests into the frame and command layers of a
     core: exactly the reference's reply frames, never a hang, no memory changed."""
-    labels = _fuzz_rtl(150, seed_for("command link fuzz", 11), _core_image())
+    labels = _fuzz_rtl(100, seed_for("command link fuzz", 11), _core_image())
     assert {LinkError.ADDRESS_OUT_OF_RANGE, LinkError.BAD_ARGUMENT, LinkError.BAD_LENGTH,
             None, "spoilt"} <= set(labels)
 

@@ -67,6 +67,33 @@ async def _fuzz(channel, transport, fuzz, clocks_per_bit):
     return replies
 
 
+def _now():
+    return cocotb.utils.get_sim_time("ns") / PERIOD_NS
+
+
+async def _measure(host, transport, image, m):
+    """Clocks and bytes of a bulk write of every synapse word (``m["bulk_repeats"]`` times)
+    and of ``m["steps"]`` steps run by one ``STEP`` request (spikes streamed back)."""
+    from spikefab.rtl.layouts import Region
+    out = {}
+    words = list(image.syn_words())
+    s0, t0 = dict(transport.stats), _now()
+    for _ in range(m.get("bulk_repeats", 1)):
+        await host.write_words(0, Region.SYN, words)
+    out["bulk"] = {"clocks": _now() - t0, "words": len(words) * m.get("bulk_repeats", 1),
+                   "written": transport.stats["written"] - s0["written"],
+                   "read": transport.stats["read"] - s0["read"],
+                   "requests": transport.stats["requests"] - s0["requests"]}
+    s0, t0 = dict(transport.stats), _now()
+    res = await host.step(m["steps"])
+    out["stream"] = {"clocks": _now() - t0, "steps": m["steps"],
+                     "spikes": sum(len(r.spikes) for r in res),
+                     "written": transport.stats["written"] - s0["written"],
+                     "read": transport.stats["read"] - s0["read"],
+                     "reply_frames": transport.stats["reply_frames"] - s0["reply_frames"]}
+    return out
+
+
 @cocotb.test()
 async def serial_job(dut):
     job_dir = Path(os.environ["SPIKEFAB_JOBS"])
@@ -91,6 +118,8 @@ async def serial_job(dut):
         await host.load(image)
     results["load_clocks"] = cocotb.utils.get_sim_time("ns") / PERIOD_NS - start
     results["load_bytes"] = transport.stats["written"]
+    if job.get("measure"):
+        results["measure"] = await _measure(host, transport, image, job["measure"])
     if "fuzz" in job:
         results["fuzz_replies"] = await _fuzz(channel, transport, job["fuzz"], cpb)
         results["after_fuzz"] = await read_memories(host, image)
