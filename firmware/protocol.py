@@ -157,7 +157,18 @@ class HostCodec:
     def counters(self):
         return layouts.pack(self.cmd_layout, {"op": Op.COUNTERS, "core": {"x": 0, "y": 0}})[0]
 
+    def command_fields(self):
+        """A function: command word -> ``{dotted leaf name: value}`` (every leaf of the
+        command layout, the union's members overlapping)."""
+        specs = [(k, off, (1 << w) - 1) for k, off, w, _ in layouts.leaf_specs(self.cmd_layout)]
+        return lambda word: {k: (word >> off) & mask for k, off, mask in specs}
+
     # --- replies --------------------------------------------------------------------------
+
+    def is_done(self, word):
+        """The reply word is a ``DONE`` record."""
+        off, mask = self._kind
+        return (word >> off) & mask == Kind.DONE
 
     def _get(self, member, word):
         return {name: (word >> off) & mask for name, off, mask in self._fields[member]}

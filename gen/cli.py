@@ -583,6 +583,8 @@ def build_parser():
     sweep.add_parser(sub)
     from . import nir_cli
     nir_cli.add_parser(sub)
+    from . import run
+    run.add_parser(sub)
     return parser
 
 

@@ -92,6 +92,8 @@ class FrameLink(wiring.Component):
     tx_frame : In(stream.Signature(frame_layout))
         Frames to send; ``seq``, ``cmd`` and ``length`` must hold for the whole frame and
         ``length`` must equal the number of payload bytes (1 transfer if 0).
+    error : Out(1)
+        A one-clock pulse for every malformed frame (when its error reply is queued).
     """
 
     def __init__(self, *, max_payload=MAX_PAYLOAD_DEFAULT, commands=None, error_queue=4):
@@ -117,6 +119,7 @@ class FrameLink(wiring.Component):
             "tx_bytes": Out(stream.Signature(8)),
             "rx_frame": Out(stream.Signature(frame_layout)),
             "tx_frame": In(stream.Signature(frame_layout)),
+            "error": Out(1),
         })
 
     @property
@@ -210,7 +213,7 @@ class FrameLink(wiring.Component):
                         m.d.sync += [count.eq(0), seq.eq(0), cmd.eq(0), length.eq(0)]
                         m.next = "RECV"
             with m.State("REPORT"):
-                m.d.comb += err.w_en.eq(1)
+                m.d.comb += [err.w_en.eq(1), self.error.eq(err.w_rdy)]
                 with m.If(err.w_rdy):
                     m.d.sync += [count.eq(0), seq.eq(0), cmd.eq(0), length.eq(0)]
                     m.next = "RECV"

@@ -25,6 +25,8 @@ __all__ = [
     "DELIMITER", "SEQ_BYTES", "CMD_BYTES", "LENGTH_BYTES", "HEADER_BYTES", "CRC_BYTES",
     "OVERHEAD_BYTES", "COBS_BLOCK_MAX", "MAX_PAYLOAD_DEFAULT", "MAX_PAYLOAD_LIMIT",
     "CMD_ERROR", "ERROR_PAYLOAD_BYTES", "LinkError", "CRC", "CRC_NAME", "default_commands",
+    "Command", "REPLY_BIT", "MORE_BIT", "LINK_VERSION", "IDENTIFY_FIELDS", "IDENTIFY_BYTES",
+    "word_bytes", "command_bytes",
 ]
 
 
@@ -90,3 +92,43 @@ CRC_NAME = CRC.name
 def default_commands():
     """The command bytes a receiver accepts when given none: every byte but ``CMD_ERROR``."""
     return frozenset(range(256)) - {CMD_ERROR}
+
+
+# --- the command layer (docs/host_link.md §2) -------------------------------------------------
+
+class Command(enum.IntEnum):
+    """Command bytes of request frames (the command layer, :mod:`.command_link`).
+
+    ``IDENTIFY``: empty payload; answered by one ``IDENTIFY | REPLY_BIT`` frame whose payload
+    is :data:`IDENTIFY_FIELDS`. ``HOST``: the payload is whole host command words
+    (:func:`spikefab.rtl.host.host_command_layout`, each :func:`word_bytes` bytes,
+    little-endian), checked all together before any is carried out; answered by zero or more
+    ``HOST | REPLY_BIT | MORE_BIT`` frames and one final ``HOST | REPLY_BIT`` frame, whose
+    payloads are the host reply words the commands gave, in order.
+    """
+    IDENTIFY = 0x01
+    HOST = 0x02
+
+
+#: Set in the command byte of every reply frame of the command layer (not of error replies).
+REPLY_BIT = 0x80
+#: Set in the command byte of a reply frame that more reply frames of the same request follow.
+MORE_BIT = 0x40
+#: Version of the command layer, the first byte of an ``IDENTIFY`` reply.
+LINK_VERSION = 1
+#: Fields of the ``IDENTIFY`` reply payload, in order: (name, bytes), little-endian.
+#: ``digest``: CRC-32 (ISO-HDLC, as zlib's) of the design's canonical description
+#: (:func:`spikefab.rtl.command_link.design_description`), computed at generation time.
+IDENTIFY_FIELDS = (("version", 1), ("digest", 4), ("cmd_bytes", 1), ("reply_bytes", 1),
+                   ("max_payload", 2))
+IDENTIFY_BYTES = sum(n for _, n in IDENTIFY_FIELDS)
+
+
+def word_bytes(bits):
+    """Bytes one host word of ``bits`` bits takes in a frame (little-endian, zero-padded)."""
+    return (bits + 7) // 8
+
+
+def command_bytes():
+    """The request command bytes the command layer accepts (``FrameLink(commands=...)``)."""
+    return frozenset(int(c) for c in Command)

@@ -60,6 +60,8 @@ class SerialFrameLink(wiring.Component):
         Frames to send.
     framing_error, overrun : Out(1)
         Sticky flags of the UART receiver (see :class:`.uart_rx.UARTReceiver`).
+    frame_error : Out(1)
+        One-clock pulse per malformed frame (:class:`.frame_link.FrameLink` ``error``).
     """
 
     rx: In(1, init=1)
@@ -68,6 +70,7 @@ class SerialFrameLink(wiring.Component):
     tx_frame: In(stream.Signature(frame_layout))
     framing_error: Out(1)
     overrun: Out(1)
+    frame_error: Out(1)
 
     def __init__(self, *, clocks_per_bit, max_payload=MAX_PAYLOAD_DEFAULT, commands=None,
                  error_queue=4, rx_fifo=32, tx_fifo=32):
@@ -93,7 +96,8 @@ class SerialFrameLink(wiring.Component):
         m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=8, depth=self._rx_fifo)
         m.submodules.tx_fifo = tx_fifo = SyncFIFOBuffered(width=8, depth=self._tx_fifo)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx),
-                     self.framing_error.eq(urx.framing_error), self.overrun.eq(urx.overrun)]
+                     self.framing_error.eq(urx.framing_error), self.overrun.eq(urx.overrun),
+                     self.frame_error.eq(link.error)]
         wiring.connect(m, uart=urx.bytes, fifo=fifo.w_stream)
         wiring.connect(m, fifo=fifo.r_stream, link=link.rx_bytes)
         wiring.connect(m, link=link.tx_bytes, fifo=tx_fifo.w_stream)

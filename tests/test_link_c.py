@@ -94,3 +94,50 @@ def test_c_driver_against_vectors(tmp_path):
     assert run.returncode == 0, run.stdout
     n_checks, n_fail = (int(w) for w in run.stdout.split()[-4::2])
     assert n_fail == 0 and n_checks > 300
+
+
+def command_vectors_inc(v):
+    """The command vectors as C arrays, for test_host.c."""
+    from spikefab.firmware.command import words_to_bytes
+    out, rows = [], []
+    for i, e in enumerate(v["exchanges"]):
+        refs = []
+        for key, data in (("w", words_to_bytes([int(x, 16) for x in e["words"]],
+                                               v["cmd_bytes"])),
+                          ("q", bytes.fromhex(e["request_wire"])),
+                          ("r", bytes.fromhex(e["reply_wire"]))):
+            decl, ref = _bytes(f"ex_{key}{i}", data)
+            out.append(decl)
+            refs.append(ref if key != "w" else f"ex_w{i}, {len(e['words'])}")
+        decl, _ = _bytes(f"ex_p{i}", words_to_bytes([int(x, 16) for x in e["replies"]],
+                                                    v["reply_bytes"]))
+        out.append(decl)
+        name = e["name"].replace('"', "'")
+        rows.append(f'{{"{name}", {e["cmd"]}, {", ".join(refs)}, {e["result"]}, ex_p{i}, '
+                    f'{len(e["replies"])}}}')
+    out.append("static const struct exchange exchanges[] = {" + ",\n".join(rows) + "};\n")
+    return "".join(out)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no gcc on this machine")
+def test_c_command_layer_against_vectors(tmp_path):
+    """The C command layer (spikefab_host.c) on the shared command vectors: the same request
+    bytes, the same reply words and results, the identity checked against a design header
+    generated for the vectors' design, a word built from that header's offsets."""
+    from spikefab.firmware import command_vectors
+    from spikefab.rtl.host import core_mesh
+    v = command_vectors.load_vectors()
+    p = command_vectors.VECTOR_PARAMS
+    (tmp_path / "design.h").write_text(link_cgen.make_design_header(
+        core_mesh(p), p, routing=False, max_payload=v["max_payload"]))
+    (tmp_path / "command_vectors.inc").write_text(command_vectors_inc(v))
+    exe = tmp_path / "test_host"
+    build = subprocess.run(["gcc", *CFLAGS, f"-I{C_DIR}", f"-I{tmp_path}", "-o", str(exe),
+                            str(C_DIR / "test_host.c"), str(C_DIR / "spikefab_host.c"),
+                            str(C_DIR / "spikefab_link.c")], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    print(run.stdout)
+    assert run.returncode == 0, run.stdout
+    n_checks, n_fail = (int(w) for w in run.stdout.split()[-4::2])
+    assert n_fail == 0 and n_checks >= 28

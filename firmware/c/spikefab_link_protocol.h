@@ -16,6 +16,12 @@
 #define SFL_MAX_PAYLOAD_LIMIT       65535u  /* largest max_payload */
 #define SFL_CMD_ERROR                 255u  /* command byte of an error reply */
 #define SFL_ERROR_PAYLOAD_BYTES         2u  /* error reply: code, offending cmd */
+#define SFL_CMD_IDENTIFY                1u  /* request: identify the design */
+#define SFL_CMD_HOST                    2u  /* request: host command words */
+#define SFL_REPLY_BIT                 128u  /* set in the cmd of every reply frame */
+#define SFL_MORE_BIT                   64u  /* set in the cmd of a reply frame more follow */
+#define SFL_LINK_VERSION                1u  /* command layer version */
+#define SFL_IDENTIFY_BYTES              9u  /* IDENTIFY reply: version, digest (4), cmd_bytes, reply_bytes, max_payload (2) */
 
 /* CRC-16/IBM-3740 (also CRC-16/CCITT-FALSE, CRC-16/AUTOSAR): poly 0x1021, init 0xFFFF,
  * no reflection, xorout 0x0000, check 0x29B1 over "123456789" */
