@@ -226,9 +226,11 @@ def test_serial_top_learning_core(simulator):
     assert (golden.extra["weights"][-1] != img.weights).any(), "no weight moved: weak test"
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("simulator", ["verilator",
+                                       pytest.param("icarus", marks=pytest.mark.slow)])
 def test_serial_top_learning_core_lean(simulator):
-    """The same with 8 fuzz requests and 2 steps (the default suite's sibling)."""
+    """The same with 8 fuzz requests and 2 steps (the default suite's sibling; Icarus, at
+    about 1.3x Verilator's time, runs it in make test-slow with the full test above)."""
     _learning_core_over_pins(simulator, 8, 2)
 
 
