@@ -33,6 +33,7 @@ import os
 import shutil
 import subprocess
 import threading
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,12 @@ class FastDesign:
         return traces
 
     def _run_chunk(self, jobs, ks, readback, timeout, counter, traces, errors):
+        try:
+            self._plan_and_run(jobs, ks, readback, timeout, counter, traces, errors)
+        except Exception:                   # a thread's exception would be lost
+            errors.update({k: traceback.format_exc() for k in ks if traces[k] is None})
+
+    def _plan_and_run(self, jobs, ks, readback, timeout, counter, traces, errors):
         static = STATIC_REGIONS + (() if self.image.params.learning else (Region.SYN,))
         plans = []
         try:
@@ -150,15 +157,14 @@ class FastDesign:
                 f.write("\n".join(plan.lines(width)) + "\n")
         argv = self.argv + [f"+cmds={run_dir / 'cmds.hex'}", f"+out={run_dir / 'out.txt'}",
                             f"+timeout={timeout}"] + (["+progress"] if counter.on else [])
-        proc = subprocess.Popen(argv, cwd=run_dir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
         tail = []
-        for line in proc.stdout:
-            if line.startswith("DONE"):
-                counter.add(1)
-            else:
-                tail = (tail + [line])[-40:]
-        proc.wait()
+        with subprocess.Popen(argv, cwd=run_dir, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) as proc:
+            for line in proc.stdout:
+                if line.startswith("DONE"):
+                    counter.add(1)
+                else:
+                    tail = (tail + [line])[-40:]
         out = (run_dir / "out.txt").read_text() if (run_dir / "out.txt").exists() else ""
         done = parse_output(out)
         for i, k in enumerate(ks):

@@ -61,9 +61,10 @@ def load_words(image, codec, *, skip=()):
     _sync(Host(rec, codec).load(image))
     if not skip or not rec.words:
         return rec.words
-    region = layouts.unpack(codec.cmd_layout, rec.words)["arg.cfg.addr.region"]
-    keep = ~np.isin(region, [int(r) for r in skip])
-    return [w for w, k in zip(rec.words, keep) if k]
+    off, width = next((off, w) for k, off, w, _ in layouts.leaf_specs(codec.cmd_layout)
+                      if k == "arg.cfg.addr.region")
+    skip = {int(r) for r in skip}
+    return [w for w in rec.words if (w >> off) & ((1 << width) - 1) not in skip]
 
 
 @dataclass
