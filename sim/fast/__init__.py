@@ -51,11 +51,21 @@ __all__ = ["run_fast", "run_fast_jobs", "FastDesign", "design_sources"]
 TIMEOUT = 200_000
 
 
-def design_sources(image, simulator):
+#: Verilog of blank images already emitted in this process, by (kind, params, mesh):
+#: emitting an array's Verilog takes seconds, and a loaded build's depends only on these.
+_BLANK_VERILOG = {}
+
+
+def design_sources(image, simulator, *, blank=False):
     """``(sources, top, main_cpp, defines)`` of the fast build of ``image``'s Verilog (as
-    given: pass a blank image for a loaded build)."""
+    given; ``blank``: ``image`` is a blank image, whose Verilog is emitted once per process)."""
     top = toplevel_for(image)
-    text = emit_verilog(image)
+    key = (top, image.params, getattr(image, "mesh", None))
+    text = _BLANK_VERILOG.get(key) if blank else None
+    if text is None:
+        text = emit_verilog(image)
+        if blank:
+            _BLANK_VERILOG[key] = text
     if simulator == "icarus":
         text = icarus_time_zero_fix(text)
     models, defines = sim_models(image.params)
@@ -88,7 +98,7 @@ class FastDesign:
                              f"{', '.join(SIMULATORS)}")
         self.image, self.simulator, self.baked = image, simulator, baked
         sources, top, main, defines = design_sources(image if baked else blank_image(image),
-                                                     simulator)
+                                                     simulator, blank=not baked)
         self.argv = build_fast(sources, simulator, top=top, main_cpp=main, defines=defines,
                                root=root)
         self.folder = Path(self.argv[-1]).parent
@@ -101,9 +111,11 @@ class FastDesign:
         ``images``: one image per set (default: the design's image for all; with a baked
         design only its own image is allowed). ``workers``: simulator processes run at once,
         each taking a contiguous share of the jobs. ``progress(done, total)`` is called as
-        steps complete. Raises :class:`~spikefab.sim.runner.BenchJobsError` naming every
+        steps complete. After the call, :attr:`clocks` holds each job's clocks (from its
+        reset to its last reply; None if it did not end). Raises :class:`~spikefab.sim.runner.BenchJobsError` naming every
         job that failed, after running them all."""
         n = len(input_sets)
+        self.clocks = [None] * n
         steps = [int(steps)] * n if np.ndim(steps) == 0 else [int(s) for s in steps]
         images = [self.image] * n if images is None else list(images)
         if self.baked and any(img is not self.image and img != self.image for img in images):
@@ -173,7 +185,7 @@ class FastDesign:
                 errors[k] = (f"not run: the {self.simulator} process ended (exit "
                              f"{proc.returncode}) before it:\n{''.join(tail)}")
                 continue
-            lines, stop = done[i]
+            lines, stop, self.clocks[k] = done[i]
             if stop is not None:
                 errors[k] = f"the run stopped at clock {stop[2:]}"
                 continue

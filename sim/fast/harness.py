@@ -18,8 +18,10 @@ per-clock work outside the simulator:
   ``+timeout=<clocks>`` clocks, or the command file ended inside a job).
 * ``+progress``: a line ``DONE`` on standard output for every ``DONE`` reply, flushed.
 
-Latency: a command word is presented the clock after the previous one transferred (one idle
-clock between commands, as cocotb's source); the design's own timing is untouched.
+Timing: command words are presented back to back (the next one in the clock after a
+transfer, as the cocotb source without gaps); replies are taken in the clock they are valid;
+the first command comes one clock after reset is released. Clocks counted as the benches
+count them, so per-step clock counts equal theirs.
 """
 
 import fcntl

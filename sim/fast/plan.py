@@ -148,20 +148,21 @@ class JobError(AssertionError):
 
 
 def parse_output(text):
-    """Split the harness's output into jobs: a list of ``(lines, stop)`` where ``stop`` is
-    None for a job that ended or the ``X`` line that stopped the run."""
+    """Split the harness's output into jobs: a list of ``(lines, stop, clocks)`` where
+    ``stop`` is None for a job that ended (``clocks``: its clocks after reset) or the ``X``
+    line that stopped the run."""
     jobs, cur = [], []
     for line in text.splitlines():
         if line.startswith("E"):
-            jobs.append((cur, None))
+            jobs.append((cur, None, int(line[2:], 16)))
             cur = []
         elif line.startswith("X"):
-            jobs.append((cur, line))
+            jobs.append((cur, line, None))
             return jobs
         else:
             cur.append(line)
     if cur:
-        jobs.append((cur, "X the output ended inside a job"))
+        jobs.append((cur, "X the output ended inside a job", None))
     return jobs
 
 
