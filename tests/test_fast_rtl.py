@@ -31,8 +31,15 @@ def _images(name, rng):
     return learning_image(p, rng) if p.learning else lively_image(p, rng)
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("name", sorted(CORES))
+def _slow_on_verilator(*names):
+    """Parameters (simulator, name): the Verilator builds of ``names`` are marked slow (a
+    Verilator build is most of a test's time; the cuba and learning cores and the array keep
+    a Verilator run in ``make test``, every case keeps its Icarus run)."""
+    return [pytest.param(sim, n, marks=[pytest.mark.slow] if sim == "verilator" and n in names
+                         else []) for sim in SIMULATORS for n in sorted(CORES)]
+
+
+@pytest.mark.parametrize("simulator, name", _slow_on_verilator("shift"))
 def test_fast_core_equals_golden(simulator, name):
     """Two jobs (two images) in one simulator process, loaded over the host interface,
     each equal to the golden model: every spike, u, v (refr_cnt; learned weights and traces
@@ -50,7 +57,8 @@ def test_fast_core_equals_golden(simulator, name):
                    for t, (img, *_) in zip(traces, jobs)), "no weight moved: weak test"
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("simulator", [pytest.param("verilator", marks=pytest.mark.slow),
+                                       "icarus"])
 def test_fast_learning_design_runs_input_sets(simulator):
     """One baked build of a learning core runs three input sets in one process (the first
     without loading, the others reloading state, synapses and traces): each equals a fresh
@@ -77,21 +85,25 @@ def test_fast_array_equals_golden(simulator):
     assert sum(int(t.spikes.sum()) for t in traces) > 0, "no neuron ever fired: weak test"
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
-def test_fast_equals_cocotb_bench(simulator):
-    """The same core job and the same array job through the cocotb bench and the fast mode:
-    identical traces and identical meta (clocks per step, counters, status), source aside."""
-    rng = np.random.default_rng(seed_for("fast vs cocotb", 34))
-    core = (lively_image(CUBA_DIRECTED, rng), random_inputs(CUBA_DIRECTED, rng, 8), 8,
-            Stimulus())
-    net = (random_network(MESH_2X2, CORE_2X2, rng, fanout=(1, 3)),
-           random_ext_inputs(MESH_2X2, CORE_2X2, rng, 6, rate=3.0), 6, Stimulus())
-    for job in (core, net):
-        (slow,) = run_bench([job], simulator)
-        (fast,) = run_fast_jobs([job], simulator)
-        assert first_divergence(slow, fast) is None, str(first_divergence(slow, fast))
-        assert {k: v for k, v in fast.meta.items() if k != "source"} == \
-               {k: v for k, v in slow.meta.items() if k != "source"}
+@pytest.mark.parametrize("simulator, design", [
+    ("verilator", "core"), ("verilator", "array"), ("icarus", "core"),
+    pytest.param("icarus", "array", marks=pytest.mark.slow)])   # cocotb on Icarus: slow
+def test_fast_equals_cocotb_bench(simulator, design):
+    """The same job through the cocotb bench and the fast mode: identical traces and
+    identical meta (clocks of every step, counters, events accepted, status), source aside."""
+    rng = np.random.default_rng(seed_for(f"fast vs cocotb {design}", 34))
+    if design == "core":
+        job = (lively_image(CUBA_DIRECTED, rng), random_inputs(CUBA_DIRECTED, rng, 8), 8,
+               Stimulus())
+    else:
+        job = (random_network(MESH_2X2, CORE_2X2, rng, fanout=(1, 3)),
+               random_ext_inputs(MESH_2X2, CORE_2X2, rng, 6, rate=3.0), 6, Stimulus())
+    (slow,) = run_bench([job], simulator)
+    (fast,) = run_fast_jobs([job], simulator)
+    assert first_divergence(slow, fast) is None, str(first_divergence(slow, fast))
+    assert {k: v for k, v in fast.meta.items() if k != "source"} == \
+           {k: v for k, v in slow.meta.items() if k != "source"}
+    assert slow.spikes.sum() > 0, "no neuron ever fired: weak test"
 
 
 def test_fast_divergence_is_reported():
@@ -127,3 +139,31 @@ def test_fast_reports_a_stopped_run():
     assert set(e.value.errors) == {0, 1}
     assert "no transfer for 5 clocks" in e.value.errors[0]
     assert "not run" in e.value.errors[1]
+
+
+def test_cli_simulate_uses_the_fast_mode(tmp_path, capsys):
+    """``spikefab simulate`` on a simulator runs the fast mode by default, the cocotb bench
+    with ``--bench cocotb`` (and by default with back-pressure); both traces equal golden;
+    ``--bench fast`` with back-pressure is refused."""
+    from spikefab.gen.cli import main
+    from spikefab.sim.inputs import save_inputs
+    rng = np.random.default_rng(36)
+    img = lively_image(CUBA_DIRECTED, rng)
+    img.save(tmp_path / "img.npz")
+    save_inputs(tmp_path / "in.npz", random_inputs(CUBA_DIRECTED, rng, 5), 5)
+    base = ["simulate", str(tmp_path / "img.npz"), "--inputs", str(tmp_path / "in.npz")]
+    for name, extra in (("golden", ["--sim", "golden"]), ("fast", ["--sim", "icarus"]),
+                        ("cocotb", ["--sim", "icarus", "--bench", "cocotb"])):
+        assert main(base + extra + ["-o", str(tmp_path / name)]) == 0
+        cap = capsys.readouterr()
+        said = cap.err + cap.out
+        if name != "golden":
+            assert f"({name} bench)" in said
+    gold = Trace.load(tmp_path / "golden.npz")
+    for name in ("fast", "cocotb"):
+        got = Trace.load(tmp_path / f"{name}.npz")
+        assert first_divergence(gold, got) is None, f"{name}: {first_divergence(gold, got)}"
+    assert main(base + ["--sim", "icarus", "--bench", "fast", "--backpressure", "0.5",
+                        "-o", str(tmp_path / "bp")]) != 0
+    cap = capsys.readouterr()
+    assert "--bench cocotb" in cap.err + cap.out
