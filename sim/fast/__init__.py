@@ -118,7 +118,7 @@ class FastDesign:
         self.clocks = [None] * n
         steps = [int(steps)] * n if np.ndim(steps) == 0 else [int(s) for s in steps]
         images = [self.image] * n if images is None else list(images)
-        if self.baked and any(img is not self.image and img != self.image for img in images):
+        if self.baked and any(img is not self.image for img in images):
             raise ValueError("a baked design runs only its own image")
         jobs = list(zip(images, input_sets, steps))
         workers = max(1, min(int(workers), n))
