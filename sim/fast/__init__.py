@@ -43,7 +43,9 @@ from ..runner import (BenchJobsError, SIMULATORS, blank_image, emit_verilog,
                       icarus_time_zero_fix, new_run_dir, sim_models, toplevel_for)
 from .harness import (HARNESS, ICARUS_TOP, build_fast, harness_verilog, icarus_clock_verilog,
                       ports_for, verilator_main_cpp)
-from .plan import JobError, STATIC_REGIONS, decode_job, parse_output, plan_job
+from ...firmware.protocol import HostCodec
+from .plan import (JobError, STATIC_REGIONS, decode_job, load_words, parse_output,
+                   plan_job)
 
 __all__ = ["run_fast", "run_fast_jobs", "FastDesign", "design_sources"]
 
@@ -102,6 +104,7 @@ class FastDesign:
         self.argv = build_fast(sources, simulator, top=top, main_cpp=main, defines=defines,
                                root=root)
         self.folder = Path(self.argv[-1]).parent
+        self._loads, self._lock = {}, threading.Lock()
 
     def run(self, input_sets, steps, *, readback=False, workers=1, progress=None,
             timeout=TIMEOUT, images=None):
@@ -126,18 +129,34 @@ class FastDesign:
         chunks = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
         counter = _Progress(progress, sum(steps))
         traces, errors = [None] * n, {}
-        threads = [threading.Thread(target=self._run_chunk,
-                                    args=(jobs, ks, readback, timeout, counter, traces, errors))
-                   for ks in chunks]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        args = (jobs, readback, timeout, counter, traces, errors)
+        if len(chunks) == 1:
+            self._run_chunk(chunks[0], *args)
+        else:
+            threads = [threading.Thread(target=self._run_chunk, args=(ks, *args))
+                       for ks in chunks]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
         if errors:
             raise BenchJobsError(self.simulator, errors, traces)
         return traces
 
-    def _run_chunk(self, jobs, ks, readback, timeout, counter, traces, errors):
+    def _load_words(self, image, static):
+        """The load's command words for ``image`` (a baked design: without ``static``
+        regions), computed once per image object."""
+        with self._lock:
+            hit = self._loads.get(id(image))
+            if hit is None or hit[0] is not image:
+                words = load_words(image, HostCodec.for_image(image),
+                                   skip=static if self.baked else ())
+                hit = self._loads[id(image)] = (image, words)
+                while len(self._loads) > 64:
+                    self._loads.pop(next(iter(self._loads)))
+            return hit[1]
+
+    def _run_chunk(self, ks, jobs, readback, timeout, counter, traces, errors):
         try:
             self._plan_and_run(jobs, ks, readback, timeout, counter, traces, errors)
         except Exception:                   # a thread's exception would be lost
@@ -149,9 +168,8 @@ class FastDesign:
         try:
             for i, k in enumerate(ks):
                 img, inputs, steps = jobs[k]
-                load = not (self.baked and i == 0)
-                plans.append(plan_job(img, inputs, steps, load=load, readback=readback,
-                                      skip=static if self.baked else ()))
+                load = False if self.baked and i == 0 else self._load_words(img, static)
+                plans.append(plan_job(img, inputs, steps, load=load, readback=readback))
         except (ValueError, IndexError) as e:
             errors.update({k: f"{e}" for k in ks})
             return

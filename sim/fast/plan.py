@@ -11,6 +11,7 @@ bits, one ``DONE`` per step counting the steps, packets equal at every barrier (
 with ``readback``, every state word, synapse word (non-learning) and routing word read back.
 """
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,33 +96,40 @@ class Plan:
 
 
 def plan_job(image, inputs, steps, *, load=True, skip=(), readback=True):
-    """The :class:`Plan` of one job: reset, load (unless ``load`` is false; ``skip``: regions
-    left out), then per step its input events and ``STEP`` (the first of them marked, to
-    time the step) and the reads the benches make after it, then the final reads."""
+    """The :class:`Plan` of one job: reset, load (unless ``load`` is false; a list: the load's
+    words, as :func:`load_words` gives them; ``skip``: regions left out), then per step its
+    input events and ``STEP`` (the first of them marked, to time the step) and the reads the
+    benches make after it, then the final reads."""
     codec = HostCodec.for_image(image)
     network = isinstance(image, NetworkImage)
     p = image.params
     cores = image.mesh.cores if network else 1
     plan = Plan()
-    if load:
+    if isinstance(load, list):
+        plan.cmd(load)
+    elif load:
         plan.cmd(load_words(image, codec, skip=skip))
     inputs = [] if inputs is None else inputs
     if len(inputs) > steps:
         raise ValueError(f"{len(inputs)} steps of inputs but steps = {steps}")
+    per_step = [[(0, int(s)) if np.ndim(s) == 0 else (int(s[0]), int(s[1]))
+                 for s in (inputs[t] if t < len(inputs) else [])] for t in range(steps)]
+    events = codec.events([e for step in per_step for e in step])   # one pack for the run
+    bounds = np.cumsum([0] + [len(step) for step in per_step])
+    step_word = codec.step(1)
+    learn = {(c, r): codec.reads(c, r, range(codec.depths[r]))
+             for c in range(cores) for r in (Region.SYN, Region.XTRACE, Region.YTRACE)
+             } if p.learning else {}
     for t in range(steps):
-        spikes = inputs[t] if t < len(inputs) else []
-        pairs = [(0, int(s)) if np.ndim(s) == 0 else (int(s[0]), int(s[1])) for s in spikes]
-        words = codec.events(pairs) + [codec.step(1)]
+        words = events[bounds[t]:bounds[t + 1]] + [step_word]
         plan.entries.append((TAG_MARK, words[0]))
         plan.cmd(words[1:])
         plan.replies += 1
         if network:
             for c in range(cores):
-                plan.read(("events", t, c), codec.reads(c, Region.REG, [Reg.LAST_EVENTS]))
-        if p.learning:
-            for c in range(cores):
-                for region in (Region.SYN, Region.XTRACE, Region.YTRACE):
-                    plan.read_region(codec, ("learn", t, c, region), c, region)
+                plan.read(("events", t, c), [codec.read(c, Region.REG, Reg.LAST_EVENTS)])
+        for (c, region), words in learn.items():
+            plan.read(("learn", t, c, region), words)
     if network:
         plan.cmd([codec.counters()])
         plan.replies += 1
@@ -151,18 +159,17 @@ def parse_output(text):
     """Split the harness's output into jobs: a list of ``(lines, stop, clocks)`` where
     ``stop`` is None for a job that ended (``clocks``: its clocks after reset) or the ``X``
     line that stopped the run."""
-    jobs, cur = [], []
-    for line in text.splitlines():
-        if line.startswith("E"):
-            jobs.append((cur, None, int(line[2:], 16)))
-            cur = []
-        elif line.startswith("X"):
-            jobs.append((cur, line, None))
+    jobs, start = [], 0
+    for m in re.finditer(r"^([EX]) (.*)$", text, re.M):
+        lines = text[start:m.start()].splitlines()
+        start = m.end() + 1
+        if m.group(1) == "X":
+            jobs.append((lines, m.group(0), None))
             return jobs
-        else:
-            cur.append(line)
-    if cur:
-        jobs.append((cur, "X the output ended inside a job", None))
+        jobs.append((lines, None, int(m.group(2), 16)))
+    rest = text[start:].splitlines()
+    if rest:
+        jobs.append((rest, "X the output ended inside a job", None))
     return jobs
 
 
@@ -174,14 +181,13 @@ def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
     p = image.params
     C = image.mesh.cores if network else 1
     N = p.neurons
-    beats = [[] for _ in range(C)]          # (step, word)
     marks, dones, data, step_spikes = [], [], [], [[] for _ in range(steps)]
+    done_at = []                                # line index of each DONE record
     counters = None
-    for line in lines:
+    for i, line in enumerate(lines):
         tag = line[0]
         if tag == "T":
-            k, word = line[1:].split()
-            beats[int(k)].append((len(dones), int(word, 16)))
+            continue
         elif tag == "R":
             clk, word = line[2:].split()
             reply = codec.decode(int(word, 16))
@@ -191,6 +197,7 @@ def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
                 step_spikes[len(dones)].append(reply)
             elif isinstance(reply, Counters) and reply.done:
                 dones.append((int(clk, 16), reply))
+                done_at.append(i)
             elif isinstance(reply, Counters):
                 counters = reply
             elif isinstance(reply, Data):
@@ -208,7 +215,13 @@ def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
         pos += n
     if pos != len(data):
         raise JobError(f"{len(data)} DATA replies for {pos} reads")
-    u, v, spikes, refr = _states(p, beats, steps, N)
+    beats, at_done = [], []       # per trace port: raw lines, and how many before each DONE
+    for k in range(C):
+        prefix = f"T{k} "
+        where = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+        beats.append([lines[i] for i in where])
+        at_done.append(np.searchsorted(where, done_at).tolist())
+    u, v, spikes, refr = _states(p, beats, at_done, steps, N)
     ext_out = np.zeros((steps, C * N), np.int64)
     for t, ((clk, cnt), recs) in enumerate(zip(dones, step_spikes)):
         if cnt.step != t + 1:
@@ -249,30 +262,48 @@ def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
     return trace
 
 
-def _states(p, beats, steps, N):
-    """Spikes, u, v and refr_cnt [T, C*N] from each core's trace beats, every neuron of every
-    step in order."""
+def _states(p, beats, at_done, steps, N):
+    """Spikes, u, v and refr_cnt [T, C*N] from each core's trace beats (raw output lines),
+    every neuron of every step in order, each step's beats before its ``DONE`` record."""
     lay = layouts.trace_layout(p)
     C = len(beats)
     cols = {k: np.zeros((steps, C * N), np.int64) for k in ("u", "v", "spike", "refr_cnt")}
+    want_n = np.tile(np.arange(N), steps)
     for c, got in enumerate(beats):
-        st = np.array([t for t, _ in got], np.int64)
-        f = layouts.unpack(lay, [w for _, w in got]) if got else {"neuron": np.zeros(0, int)}
-        want_t = np.repeat(np.arange(steps), N)
-        want_n = np.tile(np.arange(N), steps)
-        if len(st) != steps * N or (st != want_t).any() or (f["neuron"] != want_n).any():
-            k = next((i for i in range(min(len(st), steps * N))
-                      if st[i] != want_t[i] or f["neuron"][i] != want_n[i]),
-                     min(len(st), steps * N))
-            t = want_t[k] if k < steps * N else steps
-            order = f["neuron"][st == t][:8].tolist()
-            raise JobError(f"step {t}, core {c}: trace records came for neurons {order}..., "
-                           f"expected 0..{N - 1}")
+        start = got[0].index(" ") + 1 if got else 0
+        f = _unpack(lay, [int(line[start:], 16) for line in got])
+        counts = at_done[c]
+        bad = next((t for t in range(steps) if counts[t] != (t + 1) * N), None)
+        if bad is None and len(got) != steps * N:
+            bad = steps - 1                 # records after the last step's DONE
+        if bad is None and (f["neuron"] != want_n).any():
+            bad = int(np.flatnonzero(f["neuron"] != want_n)[0]) // N
+        if bad is not None:
+            lo = counts[bad - 1] if bad else 0
+            order = f["neuron"][lo:lo + 8].tolist()
+            raise JobError(f"step {bad}, core {c}: trace records came for neurons "
+                           f"{order}..., expected 0..{N - 1}")
         for k in cols:
             if k in f:
                 cols[k][:, c * N:(c + 1) * N] = f[k].reshape(steps, N)
     refr = cols["refr_cnt"] if p.refractory_bits else None
     return cols["u"], cols["v"], cols["spike"].astype(np.uint8), refr
+
+
+def _unpack(layout, words):
+    """:func:`~spikefab.rtl.layouts.unpack` of the leaves of ``layout``, in numpy when the
+    words fit 64 bits (the trace records of most cores), else through ``unpack`` itself."""
+    specs = layouts.leaf_specs(layout)
+    if max(off + w for _, off, w, _ in specs) > 64:
+        return layouts.unpack(layout, words)
+    a = np.array(words, dtype=np.uint64)
+    out = {}
+    for key, off, width, signed in specs:
+        v = ((a >> np.uint64(off)) & np.uint64((1 << width) - 1)).astype(np.int64)
+        if signed:
+            v = np.where(v >> (width - 1), v - (1 << width), v)
+        out[key] = v
+    return out
 
 
 def _learning(extra, p, reads, steps, C, network):
