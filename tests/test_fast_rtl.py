@@ -33,13 +33,14 @@ def _images(name, rng):
 
 def _slow_on_verilator(*names):
     """Parameters (simulator, name): the Verilator builds of ``names`` are marked slow (a
-    Verilator build is most of a test's time; the cuba and learning cores and the array keep
-    a Verilator run in ``make test``, every case keeps its Icarus run)."""
+    Verilator build is most of a test's time; the cuba core and the array keep a Verilator
+    run in ``make test``, sharing their builds with the cocotb comparison; every case keeps
+    its Icarus run)."""
     return [pytest.param(sim, n, marks=[pytest.mark.slow] if sim == "verilator" and n in names
                          else []) for sim in SIMULATORS for n in sorted(CORES)]
 
 
-@pytest.mark.parametrize("simulator, name", _slow_on_verilator("shift"))
+@pytest.mark.parametrize("simulator, name", _slow_on_verilator("shift", "learning"))
 def test_fast_core_equals_golden(simulator, name):
     """Two jobs (two images) in one simulator process, loaded over the host interface,
     each equal to the golden model: every spike, u, v (refr_cnt; learned weights and traces
