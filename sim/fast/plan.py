@@ -40,7 +40,7 @@ class _Recorder(Transport):
         self.words = []
 
     async def send(self, words):
-        self.words.extend(int(w) for w in words)
+        self.words.extend(words)            # the codec's words: Python ints
 
     async def recv(self):
         raise RuntimeError("the recording transport has no replies")
@@ -218,7 +218,8 @@ def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
     beats, at_done = [], []       # per trace port: raw lines, and how many before each DONE
     for k in range(C):
         prefix = f"T{k} "
-        where = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+        where = ([i for i, line in enumerate(lines) if line[0] == "T"] if C == 1 else
+                 [i for i, line in enumerate(lines) if line.startswith(prefix)])
         beats.append([lines[i] for i in where])
         at_done.append(np.searchsorted(where, done_at).tolist())
     u, v, spikes, refr = _states(p, beats, at_done, steps, N)
