@@ -29,7 +29,6 @@ image is built into the Verilog; the first job of a process runs without loading
 reload what a run changes (state, registers, and on a learning core the synapses and traces).
 """
 
-import os
 import shutil
 import subprocess
 import threading

@@ -27,7 +27,6 @@ count them, so per-step clock counts equal theirs.
 import fcntl
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
