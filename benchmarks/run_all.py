@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("stdp_cost", "results/stdp_cost.{json,md}", False),
     ("mesh_cycles", "results/mesh_cycles.{json,md}", False),
     ("link_throughput", "results/link_throughput.{json,md}", False),
+    ("rtl_speed", "results/rtl_speed.{json,md}", False),
     ("golden_vs_brian2", "results/golden_vs_brian2.{json,md}", True),
     ("synth_core", "results/synth.{json,md}", True),
     ("synth_mesh", "results/synth_mesh.{json,md}", True),

@@ -157,9 +157,16 @@ def _load_image(path):
 
 
 def _run_image(image, inputs, steps, sim, *, backpressure=0.0, gaps=0.0, seed=0,
-               progress=True):
+               progress=True, bench="cocotb"):
+    """The trace of ``image`` on ``sim``; an RTL run goes through the cocotb bench or, with
+    ``bench = "fast"``, the fast run mode (no gaps nor back-pressure; ``progress``, if a
+    callable, is called as ``progress(steps_done, steps)``)."""
     from ..rtl.netimage import NetworkImage
     from ..sim.runner import Stimulus, run_bench
+    if sim != "golden" and bench == "fast":
+        from ..sim.fast import run_fast
+        return run_fast(image, inputs, steps, sim,
+                        progress=progress if callable(progress) else None)
     stim = Stimulus(gap_prob=gaps, backpressure=backpressure, seed=seed)
     if isinstance(image, NetworkImage):
         if sim == "golden":
@@ -217,12 +224,15 @@ def _cmd_simulate(args):
     if _silent(image):
         _say(f"note: every weight of {args.image} is 0: inputs cannot cause spikes (bake "
              f"weights with generate --demo-image or --image)")
+    bench = args.bench or ("cocotb" if args.backpressure or args.gaps else "fast")
+    if bench == "fast" and (args.backpressure or args.gaps) and args.sim != "golden":
+        raise CliError("--backpressure and --gaps need the cocotb bench: give --bench cocotb")
     if args.sim != "golden":
-        _say(f"building (cached in build/sim) and running the Verilog on {args.sim}: "
-             f"{steps} steps ...")
+        _say(f"building (cached in build/sim) and running the Verilog on {args.sim} "
+             f"({bench} bench): {steps} steps ...")
     t0 = time.perf_counter()
     trace = _run_image(image, inputs, steps, args.sim, backpressure=args.backpressure,
-                       gaps=args.gaps, seed=args.seed)
+                       gaps=args.gaps, seed=args.seed, bench=bench)
     dt = time.perf_counter() - t0
     if args.sim == "golden" and isinstance(image, NetworkImage):
         trace.extra.pop("events", None)    # no RTL counterpart: keeps the traces comparable
@@ -519,6 +529,10 @@ def build_parser():
                         "events, 0 <= p < 1 (default 0)")
     s.add_argument("--seed", type=SEED, default=0,
                    help="seed of the backpressure and gap stimulus, 0..2**32-1 (default 0)")
+    s.add_argument("--bench", choices=["fast", "cocotb"],
+                   help="RTL only: fast (the command stream and the trace through files, no "
+                        "per-clock Python; the default) or cocotb (per-clock bench; the "
+                        "default with --backpressure or --gaps)")
     s.add_argument("-o", "--output", required=True, metavar="TRACE",
                    help="trace file to write (.npz is appended if missing)")
     s.set_defaults(func=_cmd_simulate)
