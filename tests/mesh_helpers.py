@@ -84,14 +84,14 @@ def run_and_compare(jobs, simulator, *, baked=False):
     failures = []
     for k, ((net, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
         try:
-            _check_job(net, inputs, steps, got)
+            check_job(net, inputs, steps, got)
         except AssertionError as e:
             failures.append(f"{simulator}, job {k}: {e}")
     assert not failures, f"{len(failures)} of {len(jobs)} jobs diverged:\n" + "\n".join(failures)
     return traces
 
 
-def _check_job(net, inputs, steps, got):
+def check_job(net, inputs, steps, got):
     run = NetworkModel(net).run(inputs, steps)
     exp = run.trace
     # the golden "events" (events integrated at each step) has no RTL counterpart; the

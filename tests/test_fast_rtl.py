@@ -16,7 +16,7 @@ from spikefab.sim.golden import CoreModel
 from spikefab.sim.runner import BenchJobsError, Stimulus, check_jobs, run_bench
 from spikefab.sim.trace import Trace, first_divergence
 
-from mesh_helpers import _check_job, random_ext_inputs, random_network
+from mesh_helpers import check_job, random_ext_inputs, random_network
 from rtl_helpers import SIMULATORS, lively_image, random_inputs, seed_for
 from test_core_rtl import CUBA_DIRECTED, SHIFT_DIRECTED
 from test_mesh_rtl import CORE_2X2, MESH_2X2
@@ -82,7 +82,7 @@ def test_fast_array_equals_golden(simulator):
             for _ in range(2)]
     traces = run_fast_jobs(jobs, simulator, workers=2)
     for (net, inputs, steps), got in zip(jobs, traces):
-        _check_job(net, inputs, steps, got)
+        check_job(net, inputs, steps, got)
     assert sum(int(t.spikes.sum()) for t in traces) > 0, "no neuron ever fired: weak test"
 
 
