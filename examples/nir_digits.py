@@ -21,9 +21,9 @@ The task and split are the crossbar study's (``examples/crossbar_study.py``, imp
    network model (every image also checked equal to the quantiser's batched simulation).
 5. **Read out** the class as the output neuron with most spikes in the output window (NIR
    step t shows at array step t + 1: one hop), ties broken by v / threshold.
-6. **RTL**: :func:`run_rtl` runs images on the generated array (today the cocotb bench,
-   :func:`spikefab.sim.runner.run_bench`; the fast run mode replaces it on merge) and every
-   image's spikes must equal the golden model's.
+6. **RTL**: :func:`run_rtl` runs images on the generated array in the fast run mode
+   (:class:`spikefab.sim.fast.FastDesign`: one build, every image a job) and every image's
+   spikes, u and v at every step must equal the golden model's.
 
 Reported: accuracy (float SNN, golden, RTL on the images run), synaptic events per image
 (spikes times their synapses), axon events, latency per image in clocks (from the array's
@@ -183,15 +183,15 @@ def run_golden(m, x, steps):
     return np.array(spk), np.array(vs), np.array(ev), clk
 
 
-def run_rtl(m, x, steps, simulator="verilator"):
-    """Run images ``x`` (0/1 [B, T, 64]) on the RTL of the mapped array ``m``; returns one
-    dict per image: ``spikes`` ({population: bool [steps, size]}), ``cycles`` (clocks of the
-    run, the sum of the bench's clocks per step). The one place that runs the RTL: the
-    fast run mode replaces it on merge."""
-    from spikefab.sim.runner import Stimulus, run_bench
-    jobs = [(m.image, m.encode_inputs({"input": img}, steps), steps,
-             Stimulus(readback=False)) for img in x]
-    traces = run_bench(jobs, simulator)
+def run_rtl(m, x, steps, simulator="verilator", progress=None):
+    """Run images ``x`` (0/1 [B, T, 64]) on the RTL of the mapped array ``m`` in the fast
+    run mode (one build, every image a job of one simulator process); returns one dict per
+    image: ``spikes`` ({population: bool [steps, size]}), ``cycles`` (clocks of the run, the
+    sum of the harness's clocks per step) and ``trace``."""
+    from spikefab.sim.fast import FastDesign
+    design = FastDesign(m.image, simulator)
+    sets = [m.encode_inputs({"input": img}, steps) for img in x]
+    traces = design.run(sets, steps, readback=False, progress=progress)
     out = []
     for tr in traces:
         cyc = np.asarray(tr.meta["cycles"], np.int64)
