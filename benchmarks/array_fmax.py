@@ -128,7 +128,8 @@ def markdown(result):
         "Tools: " + ", ".join(f"{k} = {v}" for k, v in result["tools"].items()), "",
         "Each design is synthesised once (Yosys) and placed and routed once per seed "
         f"(nextpnr-ecp5, LFE5U-85F CABGA381 speed 6, {CLOCK_MHZ:g} MHz constraint). "
-        "Spread = max - min over the seeds.", "",
+        "Spread = max - min over the seeds. nextpnr's time is wall-clock on a shared, heavily "
+        "loaded machine (2 CPUs, many jobs): read it as a rough cost only.", "",
         "| design | core | array | commit | LUT4 | FF | DP16KD | DSP | Fmax per seed (MHz) "
         "| median | spread | nextpnr (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -138,7 +139,8 @@ def markdown(result):
         src = r["source"]
         commit = src["commit"] + (" + uncommitted rtl/" if src.get("rtl_dirty") else "")
         per = ", ".join(f"{x['fmax_mhz']:.1f} (s{x['seed']})" for x in r["runs"])
-        secs = "–".join(sorted({f"{x['nextpnr_s']:.0f}" for x in r["runs"]}, key=float))
+        t = [x["nextpnr_s"] for x in r["runs"]]
+        secs = f"{min(t):.0f}" if len(t) == 1 else f"{min(t):.0f}–{max(t):.0f}"
         lines.append(
             f"| {r['name']} | {r['core']} | {r['array']} | {commit} | {r['lut4']:,} | "
             f"{r['ff']:,} | {r['bram']} | {r['dsp']} | {per} | **{r['fmax_median']:.1f}** | "
