@@ -123,12 +123,12 @@ def markdown(result):
     m = result["machine"]
     lines = [
         "# Fmax over nextpnr seeds: the core alone and the arrays (ECP5-85F)", "",
-        f"Command: `{result['command']}`  ",
         f"Machine: {m['uname_m']}, {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}  ",
         "Tools: " + ", ".join(f"{k} = {v}" for k, v in result["tools"].items()), "",
         "Each design is synthesised once (Yosys) and placed and routed once per seed "
         f"(nextpnr-ecp5, LFE5U-85F CABGA381 speed 6, {CLOCK_MHZ:g} MHz constraint). "
-        "Spread = max - min over the seeds. nextpnr's time is wall-clock on a shared, heavily "
+        "Spread = max - min over the seeds. Commit: HEAD when the run began, with the digest "
+        "of `rtl/*.py` (equal digests, equal RTL). nextpnr's time is wall-clock on a shared, heavily "
         "loaded machine (2 CPUs, many jobs): read it as a rough cost only.", "",
         "| design | core | array | commit | LUT4 | FF | DP16KD | DSP | Fmax per seed (MHz) "
         "| median | spread | nextpnr (s) |",
@@ -137,7 +137,8 @@ def markdown(result):
     rows = [result["designs"][n] for n, *_ in DESIGNS if n in result["designs"]]
     for r in rows:
         src = r["source"]
-        commit = src["commit"] + (" + uncommitted rtl/" if src.get("rtl_dirty") else "")
+        commit = (src["commit"] + (" + uncommitted rtl/" if src.get("rtl_dirty") else "")
+                  + f" (rtl/ {src['rtl_sha256']})")
         per = ", ".join(f"{x['fmax_mhz']:.1f} (s{x['seed']})" for x in r["runs"])
         t = [x["nextpnr_s"] for x in r["runs"]]
         secs = f"{min(t):.0f}" if len(t) == 1 else f"{min(t):.0f}–{max(t):.0f}"
@@ -145,6 +146,10 @@ def markdown(result):
             f"| {r['name']} | {r['core']} | {r['array']} | {commit} | {r['lut4']:,} | "
             f"{r['ff']:,} | {r['bram']} | {r['dsp']} | {per} | **{r['fmax_median']:.1f}** | "
             f"{r['fmax_max'] - r['fmax_min']:.1f} | {secs} |")
+    lines += ["", "Commands (each design's last run; the netlist of an earlier run of the same "
+              "`rtl/` is reused, `rtl` digest in the JSON):", ""]
+    lines += [f"- {r['name']}: `{r['command']}` (rtl/ digest {r['source']['rtl_sha256']})"
+              for r in rows]
     lines += ["", "## Critical paths (the median seed's run)", ""]
     for r in rows:
         runs = sorted(r["runs"], key=lambda x: x["fmax_mhz"])
