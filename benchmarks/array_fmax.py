@@ -128,8 +128,8 @@ def markdown(result):
         "Each design is synthesised once (Yosys) and placed and routed once per seed "
         f"(nextpnr-ecp5, LFE5U-85F CABGA381 speed 6, {CLOCK_MHZ:g} MHz constraint). "
         "Spread = max - min over the seeds. Commit: HEAD when the run began, with the digest "
-        "of `rtl/*.py` (equal digests, equal RTL). nextpnr's time is wall-clock on a shared, heavily "
-        "loaded machine (2 CPUs, many jobs): read it as a rough cost only.", "",
+        "of `rtl/*.py` (equal digests, equal RTL). nextpnr's time is wall-clock on a shared, "
+        "heavily loaded machine (2 CPUs, many jobs): read it as a rough cost only.", "",
         "| design | core | array | commit | LUT4 | FF | DP16KD | DSP | Fmax per seed (MHz) "
         "| median | spread | nextpnr (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
