@@ -35,9 +35,11 @@ from .layouts import Region
 from .netimage import NetworkImage, RouteTable
 from .params import CoreParams, MeshParams, ParamError, STEP_BITS, check_int
 from .host import (ERROR_BITS, Error, HostInterface, Kind, Op, OP_BITS, RUN_BITS, STATUS_BITS,
-                   address_ok, counters_layout, host_region_depths, host_reply_layout)
+                   address_ok, counters_layout, host_command_layout, host_region_depths,
+                   host_reply_layout)
 from .reply_arbiter import ReplyArbiter
 from .router import Port, XYRouter
+from .skid_buffer import SkidBuffer
 
 
 __all__ = ["FanOut", "Tile", "Mesh", "STATUS_BITS"]
@@ -186,14 +188,22 @@ class Tile(wiring.Component):
         dropped and flagged on ``bad_packet``.
     o_pkt : Out(stream(spike_packet_layout))
         Packets from this core's spikes (to the router's local input).
-    start, idle, done : as :class:`~spikefab.rtl.core.NeuronCore`.
-    fanout_busy : Out(1)
+    start : In(1)
+        Compute the next step; registered here, so the core sees it one clock later. Give it
+        only while ``idle`` has been high for 2 clocks and no command waits on ``cfg``.
+    idle, done, fanout_busy : Out(1)
+        The core is idle (:class:`~spikefab.rtl.core.NeuronCore`) and no configuration command
+        waits in this tile; the core's ``done`` pulse; the fan-out unit is busy. Each is
+        registered: it describes the tile one clock earlier.
     injected, delivered : Out(1)
-        A packet left on ``o_pkt`` / was taken from ``i_pkt`` in this clock.
+        A packet left on ``o_pkt`` / was taken from ``i_pkt`` one clock earlier (registered,
+        with the same latency as ``fanout_busy``).
     cfg : In(stream(command)), cfg_rdata : Out(stream(data))
         The array's configuration commands for this core (``addr``, ``write``, ``data`` of
         :func:`~spikefab.rtl.layouts.mesh_cfg_layout`): core regions go to the core,
-        ``ROUTE_PTR`` and ``ROUTE`` to the routing table. One read at a time.
+        ``ROUTE_PTR`` and ``ROUTE`` to the routing table. One read at a time. Both streams
+        pass a :class:`~spikefab.rtl.skid_buffer.SkidBuffer` (one clock each way), so the
+        array's command decode never reaches a core's memories in the same clock.
     bad_packet, bad_addr : Out(1)
         Sticky flags.
     trace : the core's trace port (when ``params.trace_port``).
@@ -235,7 +245,6 @@ class Tile(wiring.Component):
             core.events.payload.eq(pk.payload.event),
             core.events.valid.eq(self.i_pkt.valid & good),
             self.i_pkt.ready.eq(Mux(good, core.events.ready, 1)),
-            self.delivered.eq(self.i_pkt.valid & self.i_pkt.ready),
         ]
         with m.If(self.i_pkt.valid & ~good):
             m.d.sync += self.bad_packet.eq(1)
@@ -243,19 +252,30 @@ class Tile(wiring.Component):
         # --- spikes out: through the fan-out unit to the router ---------------------------------
         wiring.connect(m, core.spikes, fan.spikes)
         wiring.connect(m, fan.packets, wiring.flipped(self.o_pkt))
-        m.d.comb += [
+
+        # --- configuration commands in, read data out: a register stage each ------------------
+        m.submodules.cfg_in = cfg_in = SkidBuffer(_tile_cfg_layout(mp, p))
+        m.submodules.rdata_out = rd_out = SkidBuffer(self.cfg_rdata.payload.shape())
+        wiring.connect(m, cfg_in.i, wiring.flipped(self.cfg))
+        wiring.connect(m, rd_out.o, wiring.flipped(self.cfg_rdata))
+
+        # --- step control and status: registered both ways (see docs/array.md) ----------------
+        start = Signal()
+        m.d.sync += [
+            start.eq(self.start),
             self.injected.eq(self.o_pkt.valid & self.o_pkt.ready),
+            self.delivered.eq(self.i_pkt.valid & self.i_pkt.ready),
             self.fanout_busy.eq(fan.busy),
-            core.start.eq(self.start),
-            self.idle.eq(core.idle),
+            self.idle.eq(core.idle & cfg_in.empty),
             self.done.eq(core.done),
         ]
+        m.d.comb += core.start.eq(start)
         if p.trace_port:
             m.d.comb += [self.trace.valid.eq(core.trace.valid),
                          self.trace.payload.eq(core.trace.payload)]
 
         # --- configuration -----------------------------------------------------------------------
-        cmd = self.cfg.payload
+        cmd = cfg_in.o.payload
         region, index = cmd.addr.region, cmd.addr.index
         core_bits = layouts.cfg_index_bits(p)
         is_table = (region == Region.ROUTE_PTR) | (region == Region.ROUTE)
@@ -264,7 +284,7 @@ class Tile(wiring.Component):
         table_depth = Mux(region == Region.ROUTE_PTR, p.neurons, mp.route_entries)
         table_ok = index < table_depth
         local_resp = Signal()           # this tile answers the read (table, or refused)
-        local_data = Signal.like(self.cfg_rdata.payload)
+        local_data = Signal.like(rd_out.i.payload)
         rd_table = Signal()             # a table read's data arrives this clock
 
         to_core = ~is_table & core_fits
@@ -273,11 +293,11 @@ class Tile(wiring.Component):
             core.cfg.payload.addr.region.eq(region),
             core.cfg.payload.write.eq(cmd.write),
             core.cfg.payload.data.eq(cmd.data),
-            core.cfg.valid.eq(self.cfg.valid & to_core),
+            core.cfg.valid.eq(cfg_in.o.valid & to_core),
         ]
         local_ready = ~local_resp & ~rd_table & ~fan.busy & ~core.spikes.valid
-        m.d.comb += self.cfg.ready.eq(Mux(to_core, core.cfg.ready, local_ready))
-        local_take = self.cfg.valid & ~to_core & local_ready
+        m.d.comb += cfg_in.o.ready.eq(Mux(to_core, core.cfg.ready, local_ready))
+        local_take = cfg_in.o.valid & ~to_core & local_ready
         m.d.comb += [
             fan.table.en.eq(local_take & is_table & table_ok),
             fan.table.write.eq(cmd.write),
@@ -295,11 +315,11 @@ class Tile(wiring.Component):
         with m.If(rd_table):
             m.d.sync += [rd_table.eq(0), local_resp.eq(1), local_data.eq(fan.table.rdata)]
         m.d.comb += [
-            self.cfg_rdata.valid.eq(core.cfg_rdata.valid | local_resp),
-            self.cfg_rdata.payload.eq(Mux(local_resp, local_data, core.cfg_rdata.payload)),
-            core.cfg_rdata.ready.eq(self.cfg_rdata.ready & ~local_resp),
+            rd_out.i.valid.eq(core.cfg_rdata.valid | local_resp),
+            rd_out.i.payload.eq(Mux(local_resp, local_data, core.cfg_rdata.payload)),
+            core.cfg_rdata.ready.eq(rd_out.i.ready & ~local_resp),
         ]
-        with m.If(local_resp & self.cfg_rdata.ready):
+        with m.If(local_resp & rd_out.i.ready):
             m.d.sync += local_resp.eq(0)
         return m
 
@@ -413,15 +433,21 @@ class Mesh(wiring.Component):
         return m
 
     def _barrier(self, m, mp, tile_list, routers, ctl):
-        """The step barrier, the packet counters, the timer and the external ports."""
+        """The step barrier, the packet counters, the timer and the external ports.
+
+        Pipelined so that no path crosses the array: every tile registers its status
+        (``idle``, ``done``, ``fanout_busy``, ``injected``, ``delivered``: stage 1) and its
+        ``start``; here each reduction over the tiles is registered again (stage 2), and the
+        packet counters add the stage-2 counts (stage 3). The stages are aligned so that the
+        barrier sees the same relation as without them: the fan-out units' idleness one clock
+        after the cores' ``done``, and every packet those units injected already counted.
+        """
         edge = routers[0, 0]
         running, start_req, done_wait = ctl.running, ctl.start_req, ctl.done_wait
         done_seen = Signal(mp.cores)
         inflight = Signal(32)
         cycles = Signal(32)
         timer = Signal(32)
-        all_idle = Signal()
-        m.d.comb += all_idle.eq(Cat(t.idle for t in tile_list).all())
 
         # --- external ports ---------------------------------------------------------------------
         ei, spk = ctl.ext_in, ctl.arb.i[1]
@@ -442,22 +468,30 @@ class Mesh(wiring.Component):
             edge.o_west.ready.eq(spk.ready),
         ]
 
-        # --- packet accounting ------------------------------------------------------------------
-        ext_in_take = ei.valid & ei.ready
-        ext_out_take = spk.valid & spk.ready
-        injected = [t.injected for t in tile_list] + [ext_in_take]
-        delivered = [t.delivered for t in tile_list] + [ext_out_take]
-        n_inj = _popcount(m, injected, "n_injected")
-        n_del = _popcount(m, delivered, "n_delivered")
+        # --- stage 2: the tiles' registered status, reduced and registered ----------------------
+        ext_in_take, ext_out_take = Signal(), Signal()        # stage 1 of the edge port
+        m.d.sync += [ext_in_take.eq(ei.valid & ei.ready), ext_out_take.eq(spk.valid & spk.ready)]
+        all_idle, fanouts_idle = Signal(), Signal()
+        done_any = Signal(mp.cores)       # one stage more: done leads fanout_busy by one clock
+        n_inj = _popcount(m, [t.injected for t in tile_list] + [ext_in_take], "n_injected")
+        n_del = _popcount(m, [t.delivered for t in tile_list] + [ext_out_take], "n_delivered")
+        n_inj_r = Signal.like(n_inj, name="n_injected_r")
+        n_del_r = Signal.like(n_del, name="n_delivered_r")
         m.d.sync += [
-            inflight.eq(inflight + n_inj - n_del),
-            ctl.packets_in.eq(ctl.packets_in + n_inj),
-            ctl.packets_out.eq(ctl.packets_out + n_del),
+            all_idle.eq(Cat(t.idle for t in tile_list).all()),
+            fanouts_idle.eq(~Cat(t.fanout_busy for t in tile_list).any()),
+            done_any.eq(Cat(t.done for t in tile_list)),
+            n_inj_r.eq(n_inj), n_del_r.eq(n_del),
+        ]
+
+        # --- stage 3: packet accounting -----------------------------------------------------------
+        m.d.sync += [
+            inflight.eq(inflight + n_inj_r - n_del_r),
+            ctl.packets_in.eq(ctl.packets_in + n_inj_r),
+            ctl.packets_out.eq(ctl.packets_out + n_del_r),
         ]
 
         # --- step control -----------------------------------------------------------------------
-        fanouts_idle = Signal()
-        m.d.comb += fanouts_idle.eq(~Cat(t.fanout_busy for t in tile_list).any())
         with m.If(timer != (1 << 32) - 1):
             m.d.sync += timer.eq(timer + 1)
         # the request is registered and the launch follows it: asking 2 clocks ahead puts
@@ -467,9 +501,12 @@ class Mesh(wiring.Component):
                 m.d.sync += start_req.eq(1)
             with m.Elif(ctl.remaining != 0):
                 m.d.sync += [start_req.eq(1), ctl.remaining.eq(ctl.remaining - 1)]
+        # ``settle`` covers the pipeline's latency after a command that reaches the tiles: the
+        # stage-2 ``all_idle`` and ``inflight`` see a configuration command or an EVENT
+        # 3 clocks after it is taken
         launch = Signal()
         m.d.comb += launch.eq(start_req & ~running & ~done_wait & all_idle & (inflight == 0)
-                              & ~ctl.cfg_busy)
+                              & ~ctl.cfg_busy & (ctl.settle == 0))
         for t in tile_list:
             m.d.comb += t.start.eq(launch)
         with m.If(launch):
@@ -481,53 +518,69 @@ class Mesh(wiring.Component):
         with m.If(done.valid & done.ready):
             m.d.sync += done_wait.eq(0)
         with m.If(running):
-            m.d.sync += [cycles.eq(cycles + 1),
-                         done_seen.eq(done_seen | Cat(t.done for t in tile_list))]
+            m.d.sync += [cycles.eq(cycles + 1), done_seen.eq(done_seen | done_any)]
             with m.If(done_seen.all() & fanouts_idle & (inflight == 0)):
                 m.d.sync += [running.eq(0), ctl.step.eq(ctl.step + 1),
                              ctl.last_cycles.eq(cycles + 1), done_wait.eq(1)]
 
-        m.d.comb += ctl.status.eq(Cat(
+        m.d.sync += ctl.status.eq(Cat(
             Cat(r.bad_dest for r in routers.values()).any(),
             Cat(t.bad_packet for t in tile_list).any(),
             ctl.bad_cmd | Cat(t.bad_addr for t in tile_list).any()))
 
     def _commands(self, m, mp, p, tile_list, ctl):
-        """The command decoder and the configuration path to the tiles."""
+        """The command decoder and the configuration path to the tiles.
+
+        Commands pass a :class:`~spikefab.rtl.skid_buffer.SkidBuffer` (one clock), which also
+        holds their decode (the error code and the target tile, one bit per tile), so the
+        decode of a command is done before it is acted on.
+        """
         W, H = mp.width, mp.height
-        cmd = self.host.cmd
-        op, core, arg = cmd.payload.op, cmd.payload.core, cmd.payload.arg
-        inside = (core.x < W) & (core.y < H)
+        host_cmd = self.host.cmd
+        dec_layout = data.StructLayout({
+            "cmd": host_command_layout(mp, p), "error": unsigned(ERROR_BITS),
+            "sel": unsigned(mp.cores)})
+        m.submodules.cmd_in = cmd_in = SkidBuffer(dec_layout)
+        hc = host_cmd.payload
+        h_inside = (hc.core.x < W) & (hc.core.y < H)
+        h_is_cfg = (hc.op == Op.WRITE) | (hc.op == Op.READ)
+        h_addr_ok = address_ok(hc.arg.cfg.addr.region, hc.arg.cfg.addr.index,
+                               host_region_depths(mp, p))
+        h_error = cmd_in.i.payload.error
+        with m.If(hc.op > max(Op)):
+            m.d.comb += h_error.eq(Error.UNKNOWN_OP)
+        with m.Elif((h_is_cfg | (hc.op == Op.EVENT)) & ~h_inside):
+            m.d.comb += h_error.eq(Error.BAD_CORE)
+        with m.Elif(h_is_cfg & ~h_addr_ok):
+            m.d.comb += h_error.eq(Error.BAD_ADDRESS)
+        m.d.comb += [
+            cmd_in.i.payload.cmd.eq(hc),
+            cmd_in.i.payload.sel.eq(Cat((hc.core.x == x) & (hc.core.y == y)
+                                        for x, y in map(mp.core_xy, range(mp.cores)))),
+            cmd_in.i.valid.eq(host_cmd.valid),
+            host_cmd.ready.eq(cmd_in.i.ready),
+        ]
+
+        cmd = cmd_in.o
+        op, core, arg = cmd.payload.cmd.op, cmd.payload.cmd.core, cmd.payload.cmd.arg
+        error, sel = cmd.payload.error, cmd.payload.sel
         is_cfg = (op == Op.WRITE) | (op == Op.READ)
-        addr_ok = address_ok(arg.cfg.addr.region, arg.cfg.addr.index,
-                             host_region_depths(mp, p))
-        error = Signal(ERROR_BITS)
-        with m.If(op > max(Op)):
-            m.d.comb += error.eq(Error.UNKNOWN_OP)
-        with m.Elif((is_cfg | (op == Op.EVENT)) & ~inside):
-            m.d.comb += error.eq(Error.BAD_CORE)
-        with m.Elif(is_cfg & ~addr_ok):
-            m.d.comb += error.eq(Error.BAD_ADDRESS)
 
         rd_busy = Signal()               # a read was sent; its answer has not left yet
-        rd_tile = Signal(range(mp.cores))
+        rd_sel = Signal(mp.cores)        # the tile it was sent to
         m.d.comb += ctl.cfg_busy.eq(rd_busy)
         idle = ~ctl.running & ~ctl.start_req & ~ctl.done_wait & (ctl.remaining == 0)
         rec = ctl.arb.i[3]
         open_ = idle & ~rd_busy & ~rec.valid     # commands other than COUNTERS may be taken
-        target = Signal(range(mp.cores))
-        m.d.comb += target.eq(core.y * W + core.x)
         tile_ready = Signal()
         cfg_go = open_ & (error == 0) & is_cfg
         for c, t in enumerate(tile_list):
-            sel = target == c
             m.d.comb += [
                 t.cfg.payload.addr.eq(arg.cfg.addr), t.cfg.payload.write.eq(op == Op.WRITE),
                 t.cfg.payload.data.eq(arg.cfg.data),
-                t.cfg.valid.eq(cmd.valid & cfg_go & sel),
+                t.cfg.valid.eq(cmd.valid & cfg_go & sel[c]),
             ]
-            with m.If(sel):
-                m.d.comb += tile_ready.eq(t.cfg.ready)
+        m.d.comb += tile_ready.eq((sel & Cat(t.cfg.ready for t in tile_list)).any())
         ei = ctl.ext_in
         m.d.comb += [ei.payload.x.eq(core.x), ei.payload.y.eq(core.y),
                      ei.payload.event.eq(arg.event)]
@@ -544,6 +597,11 @@ class Mesh(wiring.Component):
         with m.Else():                                  # COUNTERS
             m.d.comb += cmd.ready.eq(~rec.valid)
         take = cmd.valid & cmd.ready
+        # a command reaching the tiles holds the next launch for the pipeline's latency
+        with m.If(take & (error == 0) & (is_cfg | (op == Op.EVENT))):
+            m.d.sync += ctl.settle.eq(SETTLE_CLOCKS)
+        with m.Elif(ctl.settle != 0):
+            m.d.sync += ctl.settle.eq(ctl.settle - 1)
 
         # one record at a time: COUNTERS (live counters) or ERROR
         rec_error = Signal()
@@ -564,17 +622,22 @@ class Mesh(wiring.Component):
 
         # read data
         with m.If(take & is_cfg & (error == 0) & (op == Op.READ)):
-            m.d.sync += [rd_busy.eq(1), rd_tile.eq(target)]
+            m.d.sync += [rd_busy.eq(1), rd_sel.eq(sel)]
         rd = ctl.arb.i[2]
         m.d.comb += rd.payload.kind.eq(Kind.DATA)
         for c, t in enumerate(tile_list):
-            active = rd_busy & (rd_tile == c)
+            active = rd_busy & rd_sel[c]
             m.d.comb += t.cfg_rdata.ready.eq(active & rd.ready)
             with m.If(active):
                 m.d.comb += [rd.valid.eq(t.cfg_rdata.valid),
                              rd.payload.body.data.eq(t.cfg_rdata.payload)]
         with m.If(rd.valid & rd.ready):
             m.d.sync += rd_busy.eq(0)
+
+
+#: Clocks a launch waits after a command that reaches the tiles (configuration, EVENT): the
+#: latency of the tile and mesh status registers (see :meth:`Mesh._barrier`).
+SETTLE_CLOCKS = 3
 
 
 class _Control:
@@ -586,6 +649,7 @@ class _Control:
         self.start_req = Signal()
         self.done_wait = Signal()           # the DONE record waits to enter the reply stream
         self.cfg_busy = Signal()
+        self.settle = Signal(range(SETTLE_CLOCKS + 1))  # clocks until a launch may follow
         self.remaining = Signal(RUN_BITS)   # steps of a STEP command not yet requested
         self.step = Signal(STEP_BITS)
         self.last_cycles = Signal(32)
