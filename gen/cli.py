@@ -112,12 +112,22 @@ def _prepare_output(out, force):
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise CliError(f"{man}: no list of the files it wrote ('files'); remove them by hand "
                        f"or give another folder")
+    folders = set()
     for name in files + ["manifest.json"]:
         target = out / name
-        if Path(name).name != name:            # only plain names inside the folder
-            raise CliError(f"{man}: files lists {name!r}, which is not a plain file name")
+        parts = Path(name).parts
+        # only plain names inside the folder, or inside its mem/ folder (an array's tiles)
+        if not (parts == (Path(name).name,) or (len(parts) == 2 and parts[0] == "mem"
+                                                 and Path(parts[1]).name == parts[1])):
+            raise CliError(f"{man}: files lists {name!r}, which is not a plain file name "
+                           f"(or mem/<file name>)")
         if target.is_file():
             target.unlink()
+        if len(parts) == 2:
+            folders.add(out / parts[0])
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _cmd_generate(args):
