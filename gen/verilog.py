@@ -18,7 +18,8 @@ from ..rtl.image import CoreImage
 from ..rtl.layouts import Reg, Region
 from ..rtl.neuron import DATAPATHS
 from .. import __version__
-from .config import Config, ConfigError
+from .config import Config, ConfigError, check_generation_limits
+from ..rtl.params import ParamError
 from .tiled import MEM_DIR_MACRO, MEM_FOLDER, tile_memories, tiled_verilog
 
 
@@ -197,6 +198,7 @@ def generate_mesh(config: Config, out_dir, image=None, progress=None):
     man["files"] = _written(paths) + sorted(f"{MEM_FOLDER}/{f.name}" for f in files)
     paths["manifest"].write_text(json.dumps(man, indent=2,
                                             sort_keys=True) + "\n")
+    paths["memory"] = out / MEM_FOLDER
     return paths
 
 
@@ -211,6 +213,10 @@ def generate(config: Config, out_dir, image: CoreImage = None, progress=None):
     initial contents): the image's weights must be all zero, and the weights are written
     through the ``cfg`` port after configuration. Anything else raises :class:`ConfigError`.
     """
+    try:
+        check_generation_limits(config.core)
+    except ParamError as e:
+        raise ConfigError(str(e)) from None
     if config.mesh is not None:
         return generate_mesh(config, out_dir, image, progress=progress)
     if image is None:
