@@ -61,8 +61,9 @@ def commit():
 
 
 def measure(toml, label):
-    """Run ``spikefab generate`` on ``toml`` in a child process: (seconds, (peak RSS MiB
-    of the Python process, of the largest Yosys it ran), Verilog bytes, files written)."""
+    """Run ``spikefab generate`` on ``toml`` in a child process: (wall seconds, (peak
+    RSS MiB of the Python process, of the largest Yosys it ran), Verilog bytes, files
+    written, CPU seconds of the process and its children)."""
     work = Path(tempfile.mkdtemp(prefix="gen_scaling_"))
     try:
         cfg = work / "c.toml"
@@ -72,19 +73,20 @@ def measure(toml, label):
                 "t0 = time.perf_counter()\n"
                 f"rc = main(['generate', {str(cfg)!r}, '-o', {str(work / 'out')!r}])\n"
                 "dt = time.perf_counter() - t0\n"
-                "py = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-                "ys = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-                "print('RESULT', rc, dt, py, ys, file=sys.stderr)\n")
+                "s = resource.getrusage(resource.RUSAGE_SELF)\n"
+                "c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+                "cpu = s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime\n"
+                "print('RESULT', rc, dt, s.ru_maxrss, c.ru_maxrss, cpu, file=sys.stderr)\n")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               cwd=ROOT)
         line = [ln for ln in proc.stderr.splitlines() if ln.startswith("RESULT")]
         if proc.returncode or not line or line[0].split()[1] != "0":
             raise RuntimeError(f"{label}: generate failed:\n{proc.stdout}\n{proc.stderr}")
-        _, _, dt, py, ys = line[0].split()
+        _, _, dt, py, ys, cpu = line[0].split()
         out = work / "out"
         vbytes = sum(f.stat().st_size for f in out.glob("*.v"))
         files = sum(1 for f in out.rglob("*") if f.is_file())
-        return float(dt), (int(py) / 1024, int(ys) / 1024), vbytes, files
+        return float(dt), (int(py) / 1024, int(ys) / 1024), vbytes, files, float(cpu)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -111,16 +113,18 @@ def main(argv=None):
     t_start = time.perf_counter()
     rows = {"arrays": [], "cores": []}
     for side in sides:
-        dt, rss, vb, nf = measure(array_toml(side), f"{side} x {side}")
+        dt, rss, vb, nf, cpu = measure(array_toml(side), f"{side} x {side}")
         rows["arrays"].append({"side": side, "cores": side * side, "seconds": round(dt, 1),
+                               "cpu_seconds": round(cpu, 1),
                                "peak_rss_mib": [round(x) for x in rss], "verilog_bytes": vb,
                                "files": nf})
         print(f"array {side} x {side}: {dt:.1f} s, {rss[0]:.0f} / {rss[1]:.0f} MiB", flush=True)
     for n in sizes:
         for mesh in (None, 2):
-            dt, rss, vb, nf = measure(core_toml(n, mesh), f"N = {n}")
+            dt, rss, vb, nf, cpu = measure(core_toml(n, mesh), f"N = {n}")
             rows["cores"].append({"neurons": n, "axons": n, "mesh": f"{mesh} x {mesh}" if mesh
                                   else "one core", "seconds": round(dt, 1),
+                                  "cpu_seconds": round(cpu, 1),
                                   "peak_rss_mib": [round(x) for x in rss], "verilog_bytes": vb})
             print(f"core N = A = {n}, {mesh or 1} x {mesh or 1}: {dt:.1f} s, {rss[0]:.0f} / "
                   f"{rss[1]:.0f} MiB", flush=True)
@@ -136,25 +140,27 @@ def main(argv=None):
           f"{wall / 60:.1f} minutes wall time in all.", "",
           f"Machine: {mach['nproc']} cores ({mach['cpu']}, {mach['machine']}), "
           f"{mach['memory']}, Python {mach['python']}, Amaranth {mach['amaranth']}; shared "
-          f"with other jobs, so times are upper bounds.", "",
+          f"with other jobs, so wall times are upper bounds: the CPU time (of the process and "
+          f"its Yosys children) is the figure that does not depend on the load.", "",
           "Each case is `spikefab generate` in its own process; peak memory (`ru_maxrss`) is "
           "given for that Python process and for the largest Yosys (WebAssembly, a child "
           "process) it ran: the machine needs the larger of the two, not their sum (they do "
           "not overlap in time).", "",
           "## Arrays of the default core (N = A = 64, lanes 4, weight_bits 4)", "",
-          "| array | cores | time (s) | s per core | peak RSS Python / Yosys (MiB) | "
-          "Verilog (MB) | files |",
-          "|---|---|---|---|---|---|---|"]
+          "| array | cores | wall (s) | CPU (s) | CPU s per core | peak RSS Python / Yosys "
+          "(MiB) | Verilog (MB) | files |",
+          "|---|---|---|---|---|---|---|---|"]
     for r in rows["arrays"]:
         md.append(f"| {r['side']} x {r['side']} | {r['cores']} | {r['seconds']} | "
-                  f"{r['seconds'] / r['cores']:.2f} | {r['peak_rss_mib'][0]} / {r['peak_rss_mib'][1]} | "
+                  f"{r['cpu_seconds']} | {r['cpu_seconds'] / r['cores']:.2f} | "
+                  f"{r['peak_rss_mib'][0]} / {r['peak_rss_mib'][1]} | "
                   f"{r['verilog_bytes'] / 1e6:.1f} | {r['files']} |")
     md += ["", "## Core size (lanes 16, weight_bits 8, trace port off)", "",
-           "| neurons = axons | design | time (s) | peak RSS Python / Yosys (MiB) | "
+           "| neurons = axons | design | wall (s) | CPU (s) | peak RSS Python / Yosys (MiB) | "
            "Verilog (MB) |",
-           "|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|"]
     for r in rows["cores"]:
-        md.append(f"| {r['neurons']} | {r['mesh']} | {r['seconds']} | "
+        md.append(f"| {r['neurons']} | {r['mesh']} | {r['seconds']} | {r['cpu_seconds']} | "
                   f"{r['peak_rss_mib'][0]} / {r['peak_rss_mib'][1]} | "
                   f"{r['verilog_bytes'] / 1e6:.1f} |")
     (out / "gen_scaling.md").write_text("\n".join(md) + "\n")

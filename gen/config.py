@@ -62,8 +62,9 @@ EXTENSION_KEYS = ("refractory_bits", "subtractive_reset", "v_floor")
 CLOCK_MHZ_RANGE = (1, 500)
 #: Largest synapse memory of one core that the generator builds, in bits (axons x neurons x
 #: weight_bits): 16 Mibit, 4 times the block RAM of the largest supported device (ECP5-85F:
-#: 208 EBR of 18 Kibit, 3.7 Mibit), and what ``generate`` writes in about a minute and 3 GB
-#: (docs/generation.md). Past it the memory's initial contents alone take tens of GB.
+#: 208 EBR of 18 Kibit, 3.7 Mibit); docs/generation.md gives what it costs to generate. The
+#: memory's initial contents go through Amaranth and Yosys in full: 128 Mibit (4096 x 4096 x 8)
+#: ran for 25 minutes and reached 17 GB without finishing.
 SYN_BITS_MAX = 1 << 24
 STEPS_RANGE = (1, 1_000_000)
 SEED_RANGE = (0, 2**32 - 1)
