@@ -111,6 +111,7 @@ def main(argv=None):
     sides = [s for s in (1, 2, 4, 8, 16, 32) if s <= (4 if args.quick else args.max_side)]
     sizes = [n for n in (64, 128, 256, 512, 1024) if n <= (256 if args.quick else 1024)]
     t_start = time.perf_counter()
+    rev = commit()              # before the run: each case imports the package afresh
     rows = {"arrays": [], "cores": []}
     for side in sides:
         dt, rss, vb, nf, cpu = measure(array_toml(side), f"{side} x {side}")
@@ -131,7 +132,7 @@ def main(argv=None):
     wall = time.perf_counter() - t_start
     cmd = "python benchmarks/gen_scaling.py" + " ".join([""] + (argv or sys.argv[1:]))
     mach = machine()
-    result = {"command": cmd, "commit": commit(), "machine": mach, "wall_s": round(wall), **rows}
+    result = {"command": cmd, "commit": rev, "machine": mach, "wall_s": round(wall), **rows}
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "gen_scaling.json").write_text(json.dumps(result, indent=1) + "\n")
