@@ -146,7 +146,9 @@ def main(argv=None):
           "Each case is `spikefab generate` in its own process; peak memory (`ru_maxrss`) is "
           "given for that Python process and for the largest Yosys (WebAssembly, a child "
           "process) it ran: the machine needs the larger of the two, not their sum (they do "
-          "not overlap in time).", "",
+          "not overlap in time). The children's figure includes the pages a child inherits "
+          "when forked from the Python process, so it is at least the Python process's size "
+          "at that moment.", "",
           "## Arrays of the default core (N = A = 64, lanes 4, weight_bits 4)", "",
           "| array | cores | wall (s) | CPU (s) | CPU s per core | peak RSS Python / Yosys "
           "(MiB) | Verilog (MB) | files |",
