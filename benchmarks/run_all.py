@@ -34,6 +34,7 @@ BENCHMARKS = [
     ("synth_mesh", "results/synth_mesh.{json,md}", True),
     ("array_fmax", "results/array_fmax.{json,md}", True),
     ("crossbar_solver", "results/crossbar_solver.{json,md}", True),
+    ("gen_scaling", "results/gen_scaling.{json,md}", True),
 ]
 
 

@@ -112,12 +112,22 @@ def _prepare_output(out, force):
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise CliError(f"{man}: no list of the files it wrote ('files'); remove them by hand "
                        f"or give another folder")
+    folders = set()
     for name in files + ["manifest.json"]:
         target = out / name
-        if Path(name).name != name:            # only plain names inside the folder
-            raise CliError(f"{man}: files lists {name!r}, which is not a plain file name")
+        parts = Path(name).parts
+        # only plain names inside the folder, or inside its mem/ folder (an array's tiles)
+        if not (parts == (Path(name).name,) or (len(parts) == 2 and parts[0] == "mem"
+                                                 and Path(parts[1]).name == parts[1])):
+            raise CliError(f"{man}: files lists {name!r}, which is not a plain file name "
+                           f"(or mem/<file name>)")
         if target.is_file():
             target.unlink()
+        if len(parts) == 2:
+            folders.add(out / parts[0])
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _cmd_generate(args):
@@ -137,8 +147,12 @@ def _cmd_generate(args):
     _say(f"elaborating {what} {config.core.neurons}-neuron core"
          f"{'s' if config.mesh else ''} and writing Verilog ...")
     t0 = time.perf_counter()
-    paths = generate(config, args.output, image)
-    _say(f"wrote {len(paths)} files to {args.output}/ in {time.perf_counter() - t0:.1f} s "
+    from .progress import Progress
+    with Progress() as progress:
+        paths = generate(config, args.output, image, progress=progress)
+    n_files = len(paths) - 1 + sum(1 for _ in paths["memory"].iterdir()) if "memory" in paths \
+        else len(paths)
+    _say(f"wrote {n_files} files to {args.output}/ in {time.perf_counter() - t0:.1f} s "
          f"(digest {config.digest()[:16]})")
     for name, path in paths.items():
         _say(f"  {name:9s} {path}")
@@ -162,12 +176,27 @@ def _run_image(image, inputs, steps, sim, *, backpressure=0.0, gaps=0.0, seed=0,
     ``bench = "fast"``, the fast run mode (no gaps nor back-pressure; ``progress``, if a
     callable, is called as ``progress(steps_done, steps)``)."""
     from ..rtl.netimage import NetworkImage
-    from ..sim.runner import Stimulus, run_bench
+    from ..sim.runner import Stimulus, build_blank, run_bench
     if sim != "golden" and bench == "fast":
         from ..sim.fast import run_fast
-        return run_fast(image, inputs, steps, sim,
-                        progress=progress if callable(progress) else None)
+        if callable(progress):
+            return run_fast(image, inputs, steps, sim, progress=progress)
+        if not progress:
+            return run_fast(image, inputs, steps, sim)
+        from .progress import Progress
+        with Progress() as bar:
+            bar(f"build and run {steps} steps on {sim} (fast mode)")
+            return run_fast(image, inputs, steps, sim,
+                            progress=lambda done, total: bar(f"steps on {sim}", done, total))
     stim = Stimulus(gap_prob=gaps, backpressure=backpressure, seed=seed)
+    if sim != "golden" and progress:
+        from .progress import Progress
+        with Progress() as bar:
+            bar(f"build for {sim} (cached in build/sim)")
+            build_blank(image, sim)          # what run_bench builds: then found in the cache
+            bar(f"run {steps} steps on {sim}")
+            return _run_image(image, inputs, steps, sim, backpressure=backpressure,
+                              gaps=gaps, seed=seed, progress=False)
     if isinstance(image, NetworkImage):
         if sim == "golden":
             from ..sim.network import NetworkModel
@@ -376,18 +405,49 @@ def _cmd_inputs(args):
 
 # --- synth, demo ---------------------------------------------------------------------------
 
+def _synth_image(config, path):
+    """The design ``synth`` builds: a core image, or with a ``[mesh]`` table the network
+    image of the array (blank unless ``path``), trace ports off (they are for simulation)."""
+    import dataclasses
+    from ..rtl.image import CoreImage
+    from ..rtl.netimage import NetworkImage
+    image = _load_image(path) if path else None
+    if config.mesh is None:
+        if isinstance(image, NetworkImage):
+            raise CliError(f"{path}: a network image, but the configuration has no [mesh] "
+                           f"table: give a core image, or a configuration with [mesh]")
+        return image if image is not None else CoreImage(config.core)
+    p = dataclasses.replace(config.core, trace_port=False)
+    if image is None:
+        return NetworkImage(mesh=config.mesh, cores=[CoreImage(p) for _ in
+                                                     range(config.mesh.cores)])
+    if not isinstance(image, NetworkImage):
+        raise CliError(f"{path}: a core image, but the configuration has a [mesh] table: "
+                       f"give a network image of that array")
+    if image.mesh != config.mesh:
+        raise CliError(f"{path}: the network image is of a {image.mesh.width} x "
+                       f"{image.mesh.height} array; the configuration's [mesh] is "
+                       f"{config.mesh.width} x {config.mesh.height}")
+    q = dataclasses.replace(image.params, trace_port=False)
+    return image.replace(cores=[c.replace(params=q) for c in image.cores],
+                         routes=[r.replace(params=q) for r in image.routes])
+
+
 def _cmd_synth(args):
     from .config import load_config
+    from .progress import Progress
     from .synth import synthesize
-    from ..rtl.image import CoreImage
     config = load_config(args.config)
-    image = _load_image(args.image) if args.image else CoreImage(config.core)
-    if not isinstance(image, CoreImage):
-        raise CliError(f"{args.image}: a network image; synth takes a core image")
-    _say(f"synthesising, placing and routing for {args.device} with Yosys and nextpnr "
-         f"(a minute or more) ...")
+    image = _synth_image(config, args.image)
+    clock = args.clock_mhz if args.clock_mhz is not None else config.build.clock_mhz
+    what = (f"a {config.mesh.width} x {config.mesh.height} array" if config.mesh
+            else "a core")
+    _say(f"synthesising {what}, placing and routing for {args.device} at {clock:g} MHz with "
+         f"Yosys and nextpnr (a minute or more) ...")
     t0 = time.perf_counter()
-    report = synthesize(image, args.device, args.output, clock_mhz=args.clock_mhz)
+    with Progress() as progress:
+        report = synthesize(image, args.device, args.output, clock_mhz=clock,
+                            progress=progress)
     _say(f"done in {time.perf_counter() - t0:.0f} s; files in {args.output}/")
     for k, v in report.to_dict().items():
         if not isinstance(v, (dict, list)):
@@ -570,14 +630,17 @@ def build_parser():
                         f"otherwise)")
     p.set_defaults(func=_cmd_plot)
 
-    y = sub.add_parser("synth", help="synthesise, place and route; report resources and Fmax")
+    y = sub.add_parser("synth", help="synthesise, place and route the core, or the array of "
+                                     "a [mesh] table; report resources and Fmax")
     y.add_argument("config", help="TOML configuration file")
     y.add_argument("--device", required=True, choices=["ice40up5k", "ecp5-85f"],
                    help="target FPGA")
-    y.add_argument("--image", metavar="IMAGE.npz", help="core image to bake in (default: "
-                                                        "blank)")
+    y.add_argument("--image", metavar="IMAGE.npz",
+                   help="image to bake in: a core image, or a network image when the "
+                        "configuration has a [mesh] table (default: blank)")
     y.add_argument("--clock-mhz", type=CLOCK, metavar="MHZ",
-                   help="clock constraint, 1..500 MHz (default: the device's)")
+                   help="clock constraint given to nextpnr and reported against, 1..500 MHz "
+                        "(default: [build] clock_mhz of the configuration)")
     y.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="folder for the netlist, logs and report")
     y.set_defaults(func=_cmd_synth)

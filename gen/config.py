@@ -60,6 +60,13 @@ SIMULATORS = ("golden", "verilator", "icarus")
 EXTENSION_KEYS = ("refractory_bits", "subtractive_reset", "v_floor")
 
 CLOCK_MHZ_RANGE = (1, 500)
+#: Largest synapse memory of one core that the generator builds, in bits (axons x neurons x
+#: weight_bits): 16 Mibit, 4 times the block RAM of the largest supported device (ECP5-85F:
+#: 208 EBR of 18 Kibit, 3.7 Mibit); it generates in about 3 CPU minutes and 2.2 GB
+#: (docs/generation.md). The
+#: memory's initial contents go through Amaranth and Yosys in full: 128 Mibit (4096 x 4096 x 8)
+#: ran for 25 minutes and reached 17 GB without finishing.
+SYN_BITS_MAX = 1 << 24
 STEPS_RANGE = (1, 1_000_000)
 SEED_RANGE = (0, 2**32 - 1)
 NAME_MAX_LEN = 128
@@ -252,6 +259,18 @@ def _core_from_table(table):
         raise ParamError(msg) from None
 
 
+def check_generation_limits(core):
+    """Raise :class:`ParamError` for a core the generator does not build: a synapse memory
+    past :data:`SYN_BITS_MAX` bits."""
+    bits = core.axons * core.neurons * core.weight_bits
+    if bits > SYN_BITS_MAX:
+        raise ParamError(
+            f"core.axons x core.neurons x core.weight_bits = {core.axons} x {core.neurons} x "
+            f"{core.weight_bits} = {bits} synapse memory bits is past the generator's limit: "
+            f"expected at most {SYN_BITS_MAX} bits (16 Mibit, 4 times the block RAM of the "
+            f"largest supported device, ECP5-85F; see docs/generation.md)")
+
+
 def parse_config(mapping, source="<string>"):
     """Validate a parsed configuration (a mapping of tables) into a :class:`Config`.
 
@@ -277,6 +296,7 @@ def parse_config(mapping, source="<string>"):
                 raise ParamError(f"{name} must be a table, not {table!r}")
             if name == "core":
                 parts[name] = _core_from_table(table)
+                check_generation_limits(parts[name])
             else:
                 cls = _TABLES.get(name) or _OPTIONAL[name]
                 parts[name] = dataclass_from_table(cls, table, name)

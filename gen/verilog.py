@@ -18,7 +18,9 @@ from ..rtl.image import CoreImage
 from ..rtl.layouts import Reg, Region
 from ..rtl.neuron import DATAPATHS
 from .. import __version__
-from .config import Config, ConfigError
+from .config import Config, ConfigError, check_generation_limits
+from ..rtl.params import ParamError
+from .tiled import MEM_DIR_MACRO, MEM_FOLDER, tile_memories, tiled_verilog
 
 
 __all__ = ["generate", "generate_mesh", "manifest", "mesh_manifest"]
@@ -140,10 +142,14 @@ def mesh_manifest(config: Config, image, component):
     return man
 
 
-def generate_mesh(config: Config, out_dir, image=None):
-    """An array (``config.mesh``): write ``<name>.v`` (every memory initialised from the
-    network image, or from default cores and empty routing tables), ``image.npz`` (the network
-    image) and ``manifest.json``. Returns the paths."""
+def generate_mesh(config: Config, out_dir, image=None, progress=None):
+    """An array (``config.mesh``): write ``<name>.v`` (the tiled Verilog of
+    :mod:`~spikefab.gen.tiled`: one tile module, one router module, the top module
+    ``<name>``), ``mem/tile_<x>_<y>.<memory>.hex`` (each tile's memory contents, from the
+    network image, or from default cores and empty routing tables), ``image.npz`` (the
+    network image) and ``manifest.json``. Returns the paths.
+
+    ``progress``, if given, is called as ``progress(stage, done, total)``."""
     from ..rtl.netimage import NetworkImage
     mp = config.mesh
     if image is None:
@@ -163,21 +169,40 @@ def generate_mesh(config: Config, out_dir, image=None):
                           "generate with all-zero weights and write them through the cfg port")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mesh = top_for(image)
-    text = verilog.convert(mesh, name=config.build.name, emit_src=False)
-    paths = {"verilog": out / f"{config.build.name}.v"}
+    name = config.build.name
+    text, widths, mesh = tiled_verilog(image, name, progress=progress)
+    paths = {"verilog": out / f"{name}.v"}
     paths["verilog"].write_text(text)
+    (out / MEM_FOLDER).mkdir(exist_ok=True)
+    files = []
+    for c in range(mp.cores):
+        x, y = mp.core_xy(c)
+        for suffix, words in tile_memories(image.cores[c], image.routes[c]).values():
+            if suffix not in widths:        # a memory this configuration does not have
+                continue
+            f = out / MEM_FOLDER / f"tile_{x}_{y}.{suffix}.hex"
+            f.write_text(_hex(words(), widths[suffix]))
+            files.append(f)
+        if progress:
+            progress("memory files", c + 1, mp.cores)
     paths["image"] = out / "image.npz"
     image.save(paths["image"])
     paths["manifest"] = out / "manifest.json"
     man = mesh_manifest(config, image, mesh)
-    man["files"] = _written(paths)
+    man["memories"] = {
+        "folder": MEM_FOLDER, "file": "tile_<x>_<y>.<memory>.hex",
+        "widths": dict(sorted(widths.items())),
+        "parameter": f"{MEM_DIR_MACRO} (top module): folder holding {MEM_FOLDER}/, with a "
+                     f"trailing /; default \"\" (the tool's working folder)",
+    }
+    man["files"] = _written(paths) + sorted(f"{MEM_FOLDER}/{f.name}" for f in files)
     paths["manifest"].write_text(json.dumps(man, indent=2,
                                             sort_keys=True) + "\n")
+    paths["memory"] = out / MEM_FOLDER
     return paths
 
 
-def generate(config: Config, out_dir, image: CoreImage = None):
+def generate(config: Config, out_dir, image: CoreImage = None, progress=None):
     """Write ``<name>.v``, the memory images (``*.hex``, one word per line, ``$readmemh``
     format), ``image.npz`` and ``manifest.json`` into ``out_dir``. Returns the paths.
 
@@ -188,8 +213,12 @@ def generate(config: Config, out_dir, image: CoreImage = None):
     initial contents): the image's weights must be all zero, and the weights are written
     through the ``cfg`` port after configuration. Anything else raises :class:`ConfigError`.
     """
+    try:
+        check_generation_limits(config.core)
+    except ParamError as e:
+        raise ConfigError(str(e)) from None
     if config.mesh is not None:
-        return generate_mesh(config, out_dir, image)
+        return generate_mesh(config, out_dir, image, progress=progress)
     if image is None:
         image = CoreImage(config.core)
     elif not isinstance(image, CoreImage):

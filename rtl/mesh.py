@@ -355,6 +355,15 @@ class Mesh(wiring.Component):
     ----------
     image : NetworkImage
         Initial contents of every memory (cores and routing tables) and the parameters.
+    tile : callable, optional
+        Makes the tile of each position, called as :class:`Tile` is (``mesh``,
+        ``core_image``, ``route``, ``x``, ``y`` as keywords); it must return a component of
+        the signature of that :class:`Tile`. Default :class:`Tile`.
+    router : callable, optional
+        Makes the router of each position, called as :class:`~.router.XYRouter` is; it must
+        return a component of that router's signature. Default :class:`~.router.XYRouter`.
+        (The generator passes factories of instances of one tile module and one router
+        module, see ``spikefab.gen.tiled``.)
 
     Members
     -------
@@ -369,10 +378,12 @@ class Mesh(wiring.Component):
         Each core's trace port (only with ``params.trace_port``).
     """
 
-    def __init__(self, image: NetworkImage):
+    def __init__(self, image: NetworkImage, *, tile=None, router=None):
         if not isinstance(image, NetworkImage):
             raise TypeError(f"image must be a NetworkImage, not {type(image).__name__}")
         self._image = image
+        self._tile = Tile if tile is None else tile
+        self._router = XYRouter if router is None else router
         mp, p = self._mp, self._p = image.mesh, image.params
         NeuronCore.check_params(p)
         members = {
@@ -400,9 +411,9 @@ class Mesh(wiring.Component):
         for y in range(H):
             for x in range(W):
                 c = mp.core_index(x, y)
-                t = tiles[x, y] = Tile(mesh=mp, core_image=img.cores[c], route=img.routes[c],
-                                       x=x, y=y)
-                r = routers[x, y] = XYRouter(
+                t = tiles[x, y] = self._tile(mesh=mp, core_image=img.cores[c],
+                                             route=img.routes[c], x=x, y=y)
+                r = routers[x, y] = self._router(
                     x=x, y=y, width=W, height=H, payload_shape=payload,
                     fifo_depth=mp.fifo_depth, edge_port=Port.WEST if (x, y) == (0, 0) else None)
                 m.submodules[f"tile_{x}_{y}"] = t

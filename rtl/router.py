@@ -77,6 +77,11 @@ class XYRouter(wiring.Component):
         The port, facing off the mesh edge, through which packets addressed to this router
         with ``exit = 1`` leave the mesh (the array's external output). Without an edge port
         (the default) such packets go to ``LOCAL`` like any other.
+    position_ports : bool
+        ``True``: the router's position is not built in but read from the inputs ``pos_x``,
+        ``pos_y`` (to be held constant; ``x`` and ``y`` are then only checked), so one
+        module serves every position (the generator's tiled Verilog). Not with
+        ``edge_port``. Default ``False``.
 
     Members
     -------
@@ -87,9 +92,12 @@ class XYRouter(wiring.Component):
         register and never depends on ``ready``; the payload holds until the transfer.
     bad_dest : Out(1)
         Sticky: a packet with a destination outside the mesh has left on ``o_local``.
+    pos_x, pos_y : In(coordinate bits)
+        The router's position (only with ``position_ports``).
     """
 
-    def __init__(self, *, x, y, width, height, payload_shape, fifo_depth=4, edge_port=None):
+    def __init__(self, *, x, y, width, height, payload_shape, fifo_depth=4, edge_port=None,
+                 position_ports=False):
         check_int("width", width, 1, MESH_DIM_MAX)
         check_int("height", height, 1, MESH_DIM_MAX)
         check_int("x", x, 0, width - 1)
@@ -106,7 +114,10 @@ class XYRouter(wiring.Component):
                 raise ParamError(f"edge_port = {edge_port.name} is not allowed for router "
                                  f"({x}, {y}) of a {width} x {height} mesh: the port must "
                                  f"face off the mesh edge")
+        if position_ports and edge_port is not None:
+            raise ParamError("position_ports = True is not allowed with an edge_port")
         self._edge_port = edge_port
+        self._position_ports = bool(position_ports)
         self._x, self._y = x, y
         self._width, self._height = width, height
         self._payload_shape = payload_shape
@@ -119,6 +130,9 @@ class XYRouter(wiring.Component):
         for port in Port:
             members[f"o_{port.port_name}"] = Out(stream.Signature(self._layout))
         members["bad_dest"] = Out(1)
+        if position_ports:
+            members["pos_x"] = In(mesh_coord_bits(width))
+            members["pos_y"] = In(mesh_coord_bits(height))
         super().__init__(members)
 
     x = property(lambda self: self._x)
@@ -146,6 +160,7 @@ class XYRouter(wiring.Component):
         m = Module()
         ports = list(Port)
         n = len(ports)
+        px, py = ((self.pos_x, self.pos_y) if self._position_ports else (self._x, self._y))
 
         # --- input FIFOs and the route of each head packet --------------------------------
         heads, head_valid, head_take, want = [], [], [], []
@@ -161,13 +176,13 @@ class XYRouter(wiring.Component):
             route = Signal(range(n), name=f"route_{port.port_name}")
             with m.If(self._outside(head)):
                 m.d.comb += route.eq(Port.LOCAL)
-            with m.Elif(head.x > self._x):
+            with m.Elif(head.x > px):
                 m.d.comb += route.eq(Port.EAST)
-            with m.Elif(head.x < self._x):
+            with m.Elif(head.x < px):
                 m.d.comb += route.eq(Port.WEST)
-            with m.Elif(head.y > self._y):
+            with m.Elif(head.y > py):
                 m.d.comb += route.eq(Port.NORTH)
-            with m.Elif(head.y < self._y):
+            with m.Elif(head.y < py):
                 m.d.comb += route.eq(Port.SOUTH)
             with m.Else():
                 if self._edge_port is None:

@@ -116,3 +116,30 @@ def check_job(net, inputs, steps, got):
     assert got.meta["status"] == 0, f"array status {got.meta['status']}"
     overflow = [s for s in got.meta["core_status"] if s]
     assert not overflow, f"core status {got.meta['core_status']}"
+
+
+def run_generated(out_dir, jobs, simulator):
+    """Run array jobs, with no load, on the tiled Verilog ``generate`` wrote into
+    ``out_dir`` (top module ``spikefab_mesh``; the macro ``SPIKEFAB_MEM_DIR`` set to
+    ``out_dir``, so the tiles read their memory files from there), and hold each against the golden network
+    model as :func:`run_and_compare` does."""
+    from pathlib import Path
+    from spikefab.sim import runner
+    out_dir = Path(out_dir).resolve()
+    text = (out_dir / f"{runner.MESH_TOPLEVEL}.v").read_text()
+    decl = '`define SPIKEFAB_MEM_DIR ""'
+    assert text.count(decl) == 1, "the Verilog has no SPIKEFAB_MEM_DIR macro"
+    text = text.replace(decl, f'`define SPIKEFAB_MEM_DIR "{out_dir}/"')
+    model_paths, defines = runner.sim_models(jobs[0][0].params)
+    bdir = runner.build_verilog(text, simulator, toplevel=runner.MESH_TOPLEVEL,
+                                models=model_paths, defines=defines)
+    traces, errors = runner._run_group(bdir, jobs, simulator, True, True, False)
+    assert not errors, errors
+    failures = []
+    for k, ((net, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
+        try:
+            _check_job(net, inputs, steps, got)
+        except AssertionError as e:
+            failures.append(f"{simulator}, job {k}: {e}")
+    assert not failures, f"{len(failures)} of {len(jobs)} jobs diverged:\n" + "\n".join(failures)
+    return traces
