@@ -581,6 +581,8 @@ def build_parser():
 
     from . import sweep
     sweep.add_parser(sub)
+    from . import board_build
+    board_build.add_parser(sub)
     return parser
 
 
