@@ -8,7 +8,8 @@ stop the others); its output is shown as it runs, and a bar counts the benchmark
 exit status is non-zero if any benchmark failed, and the failed ones are named at the end.
 
 ``--quick`` leaves out the long ones: the synthesis sweeps (``synth_core``, ``synth_mesh``,
-an hour or more with Yosys and nextpnr) and the Brian2 comparison (``golden_vs_brian2``,
+``board_builds``: an hour or more with Yosys and nextpnr) and the Brian2 comparison
+(``golden_vs_brian2``,
 which needs the ``bench`` extra); what remains are the cycle and throughput measurements
 on Verilator (minutes). ``make bench`` runs everything.
 """
@@ -31,6 +32,7 @@ BENCHMARKS = [
     ("synth_core", "results/synth.{json,md}", True),
     ("synth_mesh", "results/synth_mesh.{json,md}", True),
     ("crossbar_solver", "results/crossbar_solver.{json,md}", True),
+    ("board_builds", "results/board_builds.{json,md}", True),
 ]
 
 

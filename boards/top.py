@@ -125,8 +125,7 @@ class BoardTop(wiring.Component):
         m.domains.sync = sync = ClockDomain("sync")
         m.submodules.clockgen = cg = ClockGen(self._pll, pad=self.clock_pad)
         m.d.comb += [sync.clk.eq(cg.clk_out), sync.rst.eq(cg.rst_out)]
-        if platform is not None and self._pll is not None:
-            platform.add_clock_constraint(sync.clk, self._clk_hz)
+        # no clock constraint here: nextpnr derives the PLL output's from the oscillator's
         m.submodules.serial = serial = self._serial
         m.d.comb += [cg.clk_in.eq(self.clk_in), cg.rst.eq(self.rst),
                      serial.rx.eq(self.rx), self.tx.eq(serial.tx)]

