@@ -4,8 +4,9 @@ bitstream of its default configuration (``spikefab build --board ...``).
 For each board (iCEBreaker: one 256 x 256 ``cuba`` core with STDP, weights in SPRAM;
 ULX3S-85F: a 2 x 2 array) it runs :func:`spikefab.gen.board_build.build_board` once (seed
 1: Yosys, nextpnr, packing, timed), then nextpnr again on the same netlist for each further
-seed, and records the Fmax of the core clock per seed, its median and the median margin
-over the PLL clock the board is built for.
+seed (in parallel), and records the Fmax of the core clock per seed, its median and the
+median margin over the PLL clock the board is built for. ``--reuse`` takes seed 1's build,
+and each further seed's placement, from the build folder when they are of this very design.
 
 Writes ``benchmarks/results/board_builds.json`` and ``benchmarks/results/board_builds.md``
 (with the command, the commit and the machine); keeps the builds under ``build/boards/``.
@@ -16,6 +17,7 @@ Usage: python benchmarks/board_builds.py [--seeds 1,2,3] [--board NAME ...] [--r
 import argparse
 import json
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 import sys
 import time
 from pathlib import Path
@@ -56,15 +58,25 @@ def run_board(name, build, seeds, reuse=False):
            "config_digest": rep.config_digest, "fmax": {str(seeds[0]): rep.fmax_mhz},
            "fmax_bound": {str(seeds[0]): rep.fmax_bound_mhz}, "program": rep.program}
     pnr = rep.commands[1]
-    for seed in seeds[1:]:
-        print(f"  nextpnr seed {seed} ...", flush=True)
-        cmd = _reseed(pnr, seed)
-        t = time.monotonic()
+
+    def place(seed):
+        """nextpnr for one more seed (in parallel with the others); None or the error."""
+        done = out / f"report_s{seed}.json"
+        if reuse and done.exists() and done.stat().st_mtime > (out / "top.json").stat().st_mtime:
+            return None                 # this seed was placed on this netlist already
         try:
-            _run("nextpnr", cmd, out, f"nextpnr_s{seed}.out", 7200)
+            _run("nextpnr", _reseed(pnr, seed), out, f"nextpnr_s{seed}.out", 7200)
         except SynthError as e:
+            return str(e)
+        return None
+
+    print(f"  nextpnr seeds {seeds[1:]} (in parallel) ...", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, len(seeds) - 1)) as pool:
+        errors = dict(zip(seeds[1:], pool.map(place, seeds[1:])))
+    for seed in seeds[1:]:
+        if errors[seed]:
             row["fmax"][str(seed)] = None
-            row.setdefault("errors", {})[str(seed)] = str(e)
+            row.setdefault("errors", {})[str(seed)] = errors[seed]
             continue
         report = json.loads((out / f"report_s{seed}.json").read_text())
         fmax_all = report["fmax"]
@@ -73,8 +85,7 @@ def run_board(name, build, seeds, reuse=False):
         bounds = [sp["fmax_bound_mhz"] for sp in board_build._split_paths(report, key)
                   if sp["fmax_bound_mhz"] is not None]
         row["fmax_bound"][str(seed)] = min(bounds) if bounds else None
-        print(f"  seed {seed}: Fmax {row['fmax'][str(seed)]} MHz "
-              f"({time.monotonic() - t:.0f} s)", flush=True)
+        print(f"  seed {seed}: Fmax {row['fmax'][str(seed)]} MHz", flush=True)
     got = [f for f in row["fmax"].values() if f is not None]
     row["fmax_median"] = round(statistics.median(got), 2)
     row["margin_median_mhz"] = round(row["fmax_median"] - rep.clk_mhz, 2)
