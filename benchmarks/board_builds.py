@@ -16,6 +16,7 @@ Usage: python benchmarks/board_builds.py [--seeds 1,2,3] [--board NAME ...] [--r
 
 import argparse
 import json
+import os
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 import sys
@@ -100,7 +101,8 @@ def markdown(result):
         "# Board builds: resources, Fmax and build time", "",
         f"Command: `{result['command']}`  ",
         f"Machine: `uname -m` = {m['uname_m']}, `nproc` = {m['nproc']} ({m['cpu']}), "
-        f"Python {m['python']}  ",
+        f"Python {m['python']}; load average at the end {m['load_avg'][0]} (1 min), "
+        f"{m['load_avg'][2]} (15 min): build times grow with the load  ",
         f"Tools: " + "; ".join(f"{k}: {v}" for k, v in result["tools"].items()) + "  ",
         f"Commit: {result['git']['commit']}"
         f"{' (with uncommitted rtl/ changes)' if result['git']['rtl_dirty'] else ''}; "
@@ -165,7 +167,8 @@ def main(argv=None):
     for name in args.board or BOARDS:
         print(f"== {name}", flush=True)
         rows.append(run_board(name, args.build, seeds, reuse=args.reuse))
-    result = {"command": _command(), "machine": _machine(), "tools": _tools(),
+    machine = dict(_machine(), load_avg=[round(x, 1) for x in os.getloadavg()])
+    result = {"command": _command(), "machine": machine, "tools": _tools(),
               "git": _git(), "seeds": seeds, "rows": rows}
     args.results.mkdir(parents=True, exist_ok=True)
     stem = "board_builds" if not args.board else "board_builds_" + "_".join(args.board)
