@@ -9,6 +9,8 @@ exit status is non-zero if any benchmark failed, and the failed ones are named a
 
 ``--quick`` leaves out the long ones: the synthesis sweeps (``synth_core``, ``synth_mesh``,
 ``array_fmax``, hours with Yosys and nextpnr) and the Brian2 comparison (``golden_vs_brian2``,
+``board_builds``: an hour or more with Yosys and nextpnr) and the Brian2 comparison
+(``golden_vs_brian2``,
 which needs the ``bench`` extra); what remains are the cycle and throughput measurements
 on Verilator (minutes). ``make bench`` runs everything.
 """
@@ -35,6 +37,7 @@ BENCHMARKS = [
     ("array_fmax", "results/array_fmax.{json,md}", True),
     ("crossbar_solver", "results/crossbar_solver.{json,md}", True),
     ("gen_scaling", "results/gen_scaling.{json,md}", True),
+    ("board_builds", "results/board_builds.{json,md}", True),
 ]
 
 

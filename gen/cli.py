@@ -662,6 +662,8 @@ def build_parser():
     nir_cli.add_parser(sub)
     from . import run
     run.add_parser(sub)
+    from . import board_build
+    board_build.add_parser(sub)
     return parser
 
 

@@ -232,10 +232,6 @@ class CoreParams:
                     f"has {SPRAM_COUNT}")
         check_bool("learning", self.learning)
         check_int("trace_bits", self.trace_bits, 1, TRACE_BITS_MAX)
-        if self.learning and self.syn_memory == "ice40_spram":
-            raise ParamError("learning = True is not allowed with syn_memory = 'ice40_spram' "
-                             "yet: the STDP engine's read-modify-write needs a second port "
-                             "that the single-port SPRAM lacks; use syn_memory = 'block'")
         if not self.learning and self.trace_bits != 8:
             raise ParamError(f"trace_bits = {self.trace_bits} is not allowed with learning = "
                              f"False: the traces belong to the STDP engine")

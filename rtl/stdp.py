@@ -43,11 +43,14 @@ class StdpEngine(wiring.Component):
       ``learn_en`` low the weights are left alone, and the traces still evolve.
 
     While ``syn.active`` is high the engine owns the synapse memory through its
-    read-modify-write port.
+    read-modify-write port. On a single-port synapse memory (``syn_memory =
+    "ice40_spram"``) the row and column streams issue a read every other clock, and every
+    write falls in a clock between two reads (half rate); on block RAM, one read per clock.
 
     Latency: ``ctrl.done`` comes after both trace passes (max(A, N) + 5 clocks from
     ``ctrl.begin``) and, from ``ctrl.learn``, a few clocks plus N/lanes + 3 per plastic hit
-    axon and A + 7 per neuron that fired (fewer with ``learn_en`` low). Register reads are
+    axon and A + 7 per neuron that fired (fewer with ``learn_en`` low); with SPRAM,
+    2 N/lanes + 4 per plastic hit axon and 2 A + 8 per neuron that fired. Register reads are
     combinational; ``xtrace`` / ``ytrace`` reads take 2 clocks.
 
     Parameters
@@ -74,6 +77,8 @@ class StdpEngine(wiring.Component):
         if not p.learning:
             raise ValueError("StdpEngine needs a core with params.learning")
         self._image = image
+        # a single-port synapse memory: read-modify-write at half rate (see _issue_slots)
+        self._half_rate = p.syn_memory == "ice40_spram"
         super().__init__({
             "hits": In(Hit.Signature(p)),
             "fired": In(Fired.Signature(p)),
@@ -277,7 +282,8 @@ class StdpEngine(wiring.Component):
         a_cur = Signal(range(A))
         n_cur = Signal(range(N))
         j = Signal(range(max(A, W)))           # word (LTD) or axon (LTP) counter
-        with m.FSM(name="stdp"):
+        go = self._issue_slots(m)
+        with m.FSM(name="stdp") as fsm:
             with m.State("IDLE"):
                 with m.If(self.ctrl.learn):
                     m.d.sync += k.eq(0)
@@ -306,10 +312,11 @@ class StdpEngine(wiring.Component):
                 with m.Else():
                     m.next = "LTD_FETCH"
             with m.State("LTD_ROW"):
-                m.d.comb += [issue.eq(1), raddr.eq(a_cur * W + j), y_rd.addr.eq(j)]
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == W - 1):
-                    m.next = "LTD_DRAIN"
+                with m.If(go):
+                    m.d.comb += [issue.eq(1), raddr.eq(a_cur * W + j), y_rd.addr.eq(j)]
+                    m.d.sync += j.eq(j + 1)
+                    with m.If(j == W - 1):
+                        m.next = "LTD_DRAIN"
             with m.State("LTD_DRAIN"):
                 with m.If(~s.rmw_busy):
                     m.next = "LTD_FETCH"
@@ -328,11 +335,12 @@ class StdpEngine(wiring.Component):
                 with m.Else():
                     m.next = "POST_READ"
             with m.State("LTP_COL"):
-                m.d.comb += [issue.eq(1), s.issue_ltp.eq(1),
-                             raddr.eq(j * W + (n_cur >> lb)), x_rd.addr.eq(j)]
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == A - 1):
-                    m.next = "LTP_DRAIN"
+                with m.If(go):
+                    m.d.comb += [issue.eq(1), s.issue_ltp.eq(1),
+                                 raddr.eq(j * W + (n_cur >> lb)), x_rd.addr.eq(j)]
+                    m.d.sync += j.eq(j + 1)
+                    with m.If(j == A - 1):
+                        m.next = "LTP_DRAIN"
             with m.State("LTP_DRAIN"):
                 with m.If(~s.rmw_busy):
                     m.next = "POST_READ"
@@ -349,8 +357,23 @@ class StdpEngine(wiring.Component):
                 m.d.sync += [s.spike_count.eq(0), s.hit_count[self.ctrl.slot].eq(0)]
                 m.next = "IDLE"
         m.d.comb += self.syn.active.eq(issue | s.rmw_busy)
+        if self._half_rate:
+            streaming = fsm.ongoing("LTD_ROW") | fsm.ongoing("LTP_COL")
+            m.d.sync += go.eq(streaming & ~go)
         # LTP lane of the neuron, aligned with the pipeline's compute stage
         m.d.sync += s.ltp_lane.eq(s.lane_of(n_cur))
+
+    def _issue_slots(self, m):
+        """The clocks in which a row or column may issue a synapse read: every clock on a
+        two-port memory (a constant 1); every other clock on a single-port SPRAM, so that
+        each write (3 clocks after its read) falls in a clock without a read.
+
+        The returned signal is low in the first clock of ``LTD_ROW`` / ``LTP_COL`` and then
+        toggles (driven by :meth:`_learn_fsm`): reads in odd clocks of the state, writes in
+        even ones."""
+        if not self._half_rate:
+            return Const(1, 1)
+        return Signal(name="rmw_go")
 
     def _trace_writes(self, m, s):
         """The memory ports shared by the passes, the recording, the sequencer and the

@@ -58,8 +58,9 @@ class SynapseRam(wiring.Component):
         Write ``w_data`` to ``addr`` (``w_addr`` on learning cores) in this clock; a
         single-port memory reads nothing then.
     w_addr : In(range(depth))
-        Only on cores with ``learning`` (block RAM): the write address, so that a word can
-        be read while another is written.
+        Only on cores with ``learning``: the write address. Block RAM reads ``addr`` while
+        it writes ``w_addr``; SPRAM (single port) writes ``w_addr`` and reads nothing in a
+        write clock, so its user (the STDP engine) never reads and writes in one clock.
     r_data : Out(syn_word_layout)
         The word at the ``addr`` of the previous clock. Latency: 1 clock. Undefined after a
         write clock.
@@ -135,8 +136,11 @@ class SynapseRam(wiring.Component):
         rows = -(-self._depth // SPRAM_WORDS)
         w_bits = Signal(cols * SPRAM_BITS)
         word_addr = Signal(addr_bits)       # the address inside one SPRAM
-        m.d.comb += [w_bits.eq(self.w_data.as_value()), word_addr.eq(self.addr[:addr_bits])]
-        row = self.addr[addr_bits:]
+        # one address port: with learning, a write clock takes its address from ``w_addr``
+        addr = Mux(self.w_en, self.w_addr, self.addr) if self._p.learning else self.addr
+        addr = addr[:(self._depth - 1).bit_length()]
+        m.d.comb += [w_bits.eq(self.w_data.as_value()), word_addr.eq(addr[:addr_bits])]
+        row = addr[addr_bits:]
         row_q = Signal(range(rows))         # the row read in the previous clock
         m.d.sync += row_q.eq(row)
         row_data = []

@@ -5,6 +5,8 @@ configuration port; they, the spikes and the neuron states are compared at zero 
 Directed cases assert that the golden trace really contains the situation they target.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -40,13 +42,31 @@ STEPS = 130          # 2 designs x 2 jobs x 130 = 520 learning steps per simulat
 @pytest.mark.parametrize("design", range(2))
 def test_random_learning_cores(simulator, design):
     seed = seed_for(f"random learning design {design}", 500 + design)
+    _random_learning_run(simulator, design, seed, "block", STEPS)
+
+
+SPRAM_STEPS = 60     # lean: 2 designs x 2 jobs x 60 learning steps per simulator
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("design", range(2))
+def test_random_learning_cores_spram(simulator, design):
+    """The same random learning cores with the weights in iCE40 SPRAM: the single-port
+    memory makes the STDP read-modify-write run at half rate, with the same results."""
+    seed = seed_for(f"random spram learning design {design}", 520 + design)
+    _random_learning_run(simulator, design, seed, "ice40_spram", SPRAM_STEPS)
+
+
+def _random_learning_run(simulator, design, seed, syn_memory, steps):
     rng = np.random.default_rng(seed)
     lanes = int(rng.choice([1, 2, 4]))
     p = CoreParams(neurons=lanes * int(rng.integers(2, 16 // lanes + 1)),
                    axons=int(rng.integers(2, 11)), lanes=lanes,
                    model=["cuba", "shift"][design], weight_bits=int(rng.integers(2, 9)),
-                   learning=True, trace_bits=int(rng.integers(3, 13)))
+                   learning=True, trace_bits=int(rng.integers(3, 13)),
+                   syn_memory=syn_memory)
     print(f"params: {p}")
+    STEPS = steps
     jobs = [(learning_image(p, rng), random_inputs(p, rng, STEPS), STEPS,
              Stimulus(backpressure=float(rng.choice([0.0, 0.5])), seed=seed + k,
                       readback=False))
@@ -62,11 +82,12 @@ def test_random_learning_cores(simulator, design):
 DIRECTED = CoreParams(neurons=8, axons=6, lanes=4, weight_bits=6, learning=True, trace_bits=6)
 
 
-def directed_job():
+def directed_job(syn_memory="block"):
     """Axon 0: plastic, fires with neuron 0 in the same step (pre and post together).
     Axon 1: plastic, hit every step: its pre trace saturates. Axon 2: non-plastic, hit often.
-    Neurons 0..3 fire every step (bias), 4..7 never. Tight bounds make both clamps bite."""
-    p = DIRECTED
+    Neurons 0..3 fire every step (bias), 4..7 never. Tight bounds make both clamps bite.
+    ``syn_memory``: where the weights live (SPRAM: half-rate read-modify-write)."""
+    p = dataclasses.replace(DIRECTED, syn_memory=syn_memory)
     N, A = p.neurons, p.axons
     par = {k: np.full(N, d) for k, d in p.param_defaults().items()}
     par["vth"][:] = 131071
@@ -97,8 +118,9 @@ def directed_job():
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-def test_directed_learning(simulator):
-    img, inputs, steps, checks = directed_job()
+@pytest.mark.parametrize("syn_memory", ["block", "ice40_spram"])
+def test_directed_learning(simulator, syn_memory):
+    img, inputs, steps, checks = directed_job(syn_memory)
     golden = CoreModel(img).run(inputs, steps)
     assert_cases_reached(checks, golden)
     off = CoreImage(params=img.params, weights=img.weights, neuron_params=img.neuron_params,
@@ -122,3 +144,21 @@ def test_stdp_window_on_the_rtl(simulator):
     assert (rtl == golden).all()
     assert rtl[dts == 4][0] > 0 > rtl[dts == -4][0], "potentiation for dt > 0, depression below"
     assert abs(rtl).max() <= 100, "the demo's window should stay clear of the weight clamps"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_spram_learning_core_256(simulator):
+    """A 256 x 256 ``cuba`` core with STDP, 8-bit weights in SPRAM (2 of the UP5K's 4),
+    lanes 2: a few learning steps, bit-exact with the golden model (every weight and trace
+    read back after every step)."""
+    p = CoreParams(neurons=256, axons=256, model="cuba", weight_bits=8, lanes=2,
+                   syn_memory="ice40_spram", learning=True)
+    rng = np.random.default_rng(seed_for("spram learning core 256", 530))
+    steps = 3
+    img = learning_image(p, rng)
+    inputs = [rng.integers(0, p.axons, 12).tolist() for _ in range(steps)]
+    (trace,) = run_and_compare([(img, inputs, steps, Stimulus(seed=1, readback=False))],
+                               simulator)
+    assert trace.spikes.sum() > 0, "no neuron ever fired: weak test"
+    assert (trace.extra["weights"][-1] != img.weights).any(), "no weight changed: weak test"
