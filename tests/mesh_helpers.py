@@ -138,7 +138,7 @@ def run_generated(out_dir, jobs, simulator):
     failures = []
     for k, ((net, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
         try:
-            _check_job(net, inputs, steps, got)
+            check_job(net, inputs, steps, got)
         except AssertionError as e:
             failures.append(f"{simulator}, job {k}: {e}")
     assert not failures, f"{len(failures)} of {len(jobs)} jobs diverged:\n" + "\n".join(failures)
