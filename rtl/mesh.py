@@ -355,6 +355,10 @@ class Mesh(wiring.Component):
         self._image = image
         mp, p = self._mp, self._p = image.mesh, image.params
         NeuronCore.check_params(p)
+        if p.synapses != "digital":
+            raise ParamError(f"synapses = {p.synapses!r} is not allowed in a mesh yet: the "
+                             f"array's cores have no analog synapse port at its boundary; "
+                             f"use synapses = 'digital' (or a single core)")
         members = {
             "host": In(HostInterface.Signature(mp, p)),
             "free_run": In(1), "period": In(32),
