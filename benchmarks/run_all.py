@@ -31,6 +31,7 @@ BENCHMARKS = [
     ("synth_core", "results/synth.{json,md}", True),
     ("synth_mesh", "results/synth_mesh.{json,md}", True),
     ("crossbar_solver", "results/crossbar_solver.{json,md}", True),
+    ("cosim_speed", "results/cosim_speed.{json,md}", False),
 ]
 
 
