@@ -136,3 +136,16 @@ def test_crossbar_core_synthesises(tmp_path):
     rep = synthesize(CoreImage(p), "ice40up5k", tmp_path, pnr=False)
     assert rep.lut4_yosys > 0 and rep.ff > 0
     assert rep.core["synapses"] == "crossbar"
+
+
+def test_crossbar_configuration_key():
+    from spikefab.gen.config import ConfigError, loads_config
+    cfg = loads_config('[core]\nsynapses = "crossbar"\nlearning = true')
+    assert cfg.core.synapses == "crossbar" and cfg.to_dict()["core"]["synapses"] == "crossbar"
+    assert loads_config("").core.synapses == "digital"
+    with pytest.raises(ConfigError, match=r"core\.synapses = 'memristor' is not allowed: "
+                                          r"expected one of 'digital', 'crossbar'"):
+        loads_config('[core]\nsynapses = "memristor"')
+    with pytest.raises(ConfigError, match=r"core\.max_delay = 4 is not allowed with "
+                                          r"synapses = 'crossbar'"):
+        loads_config('[core]\nsynapses = "crossbar"\nmax_delay = 4')
