@@ -38,6 +38,7 @@ BENCHMARKS = [
     ("crossbar_solver", "results/crossbar_solver.{json,md}", True),
     ("gen_scaling", "results/gen_scaling.{json,md}", True),
     ("board_builds", "results/board_builds.{json,md}", True),
+    ("cosim_speed", "results/cosim_speed.{json,md}", False),
 ]
 
 

@@ -3,6 +3,7 @@
 A configuration has these tables, every key optional::
 
     [core]              # the neuron core: every field of rtl.params.CoreParams
+                        # (synapses = "digital" | "crossbar" picks the synaptic input)
     [core.extensions]   # optional: refractory_bits, subtractive_reset, v_floor (cuba only)
     [build]             # name (Verilog top module), clock_mhz (synthesis target)
     [sim]               # simulator, steps, seed

@@ -626,7 +626,8 @@ def _check_args(device, clock_mhz, pnr=True):
 
 def _core_dict(p):
     return {"neurons": p.neurons, "axons": p.axons, "model": p.model,
-            "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port}
+            "weight_bits": p.weight_bits, "lanes": p.lanes, "trace_port": p.trace_port,
+            "synapses": p.synapses}
 
 
 def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, pnr=True,

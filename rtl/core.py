@@ -5,7 +5,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import layouts
+from .analog_input import AnalogSynapticInput
 from .core_config import CoreConfig
+from .core_interfaces import CrossbarPort
 from .image import CoreImage
 from .neuron_update import NeuronUpdate
 from .params import ParamError
@@ -69,6 +71,11 @@ class NeuronCore(wiring.Component):
     trace : Out(trace signature)
         ``trace.valid`` marks one record per neuron per step: its state after the update and
         its spike bit (only if ``params.trace_port``).
+    xbar : Out(CrossbarPort.Signature)
+        Only with ``params.synapses == "crossbar"``: the analog synapse port (SPEC §3.7,
+        :class:`~.core_interfaces.CrossbarPort`). Such a core has
+        :class:`~.analog_input.AnalogSynapticInput` in place of the digital unit; the other
+        units are the same.
     """
 
     def __init__(self, image: CoreImage):
@@ -91,6 +98,8 @@ class NeuronCore(wiring.Component):
                 "valid": Out(1),
                 "payload": Out(layouts.trace_layout(p)),
             }))
+        if p.synapses == "crossbar":
+            members["xbar"] = Out(CrossbarPort.Signature(p))
         super().__init__(members)
 
     @staticmethod
@@ -111,7 +120,11 @@ class NeuronCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p, img = self._p, self._image
-        m.submodules.synaptic_input = syn = SynapticInput(img)
+        if p.synapses == "crossbar":
+            m.submodules.synaptic_input = syn = AnalogSynapticInput(img)
+            wiring.connect(m, synaptic_input=syn.xbar, xbar=wiring.flipped(self.xbar))
+        else:
+            m.submodules.synaptic_input = syn = SynapticInput(img)
         m.submodules.neuron_update = upd = NeuronUpdate(img)
         m.submodules.config = cfg = CoreConfig(img)
 
@@ -188,7 +201,9 @@ class NeuronCore(wiring.Component):
                 with m.If(self.start & self.idle):
                     m.next = "START"
             with m.State("START"):
-                # wait for the last event's row to be integrated
+                # wait for the last event's row to be integrated (a crossbar core: for the
+                # step's codes to come in)
+                m.d.comb += step.compute.eq(1)
                 with m.If(integrator_idle):
                     m.d.comb += activity.begin.eq(1)
                     if learn is not None:

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import layouts
 from .core import NeuronCore
+from .core_interfaces import CrossbarPort
 from .host import (COUNTER_BITS, ERROR_BITS, Error, HostInterface, KIND_BITS, Kind, Op, OP_BITS,
                    STATUS_BITS, STATUS_COMMAND,
                    address_ok, core_mesh, host_region_depths, host_reply_layout)
@@ -49,6 +50,9 @@ class CoreHost(wiring.Component):
     host : In(HostInterface.Signature(core_mesh(params), params))
     trace : Out(trace signature)
         The core's trace port (only with ``params.trace_port``), for monitors.
+    xbar : Out(CrossbarPort.Signature)
+        The core's analog synapse port, passed straight through (only with
+        ``params.synapses == "crossbar"``; the crossbar sits outside, in the bench).
     """
 
     def __init__(self, image: CoreImage):
@@ -61,6 +65,8 @@ class CoreHost(wiring.Component):
         if p.trace_port:
             members["trace"] = Out(wiring.Signature({
                 "valid": Out(1), "payload": Out(layouts.trace_layout(p))}))
+        if p.synapses == "crossbar":
+            members["xbar"] = Out(CrossbarPort.Signature(p))
         super().__init__(members)
 
     @property
@@ -78,6 +84,8 @@ class CoreHost(wiring.Component):
         if p.trace_port:
             m.d.comb += [self.trace.valid.eq(core.trace.valid),
                          self.trace.payload.eq(core.trace.payload)]
+        if p.synapses == "crossbar":
+            wiring.connect(m, core=core.xbar, xbar=wiring.flipped(self.xbar))
 
         # reply sources, by priority: 0 spikes (while a step runs), 1 read data, 2 one record
         # (DONE, COUNTERS or ERROR) held in registers

@@ -17,11 +17,12 @@ interface                     initiator              target
 :class:`WeightRmw`            STDP engine            synaptic-input unit
 :class:`Hit`                  synaptic-input unit    STDP engine
 :class:`Fired`                neuron-update unit     STDP engine
+:class:`CrossbarPort`         analog synaptic input  the crossbar outside the core
 ============================  =====================  ===================================
 """
 
 from amaranth.hdl import signed
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import layouts
@@ -29,7 +30,7 @@ from .params import CoreParams
 
 
 __all__ = ["InputRead", "StepControl", "UpdateControl", "LearnControl", "CoreActivity",
-           "RegionAccess", "RegisterAccess", "WeightRmw", "Hit", "Fired"]
+           "RegionAccess", "RegisterAccess", "WeightRmw", "Hit", "Fired", "CrossbarPort"]
 
 
 class _Interface(wiring.PureInterface):
@@ -81,6 +82,14 @@ class StepControl(_Interface):
         taken now belongs to the step after it.
     busy : In(1)
         An event's row is being integrated (the accumulator is in use).
+    compute : Out(1)
+        The sequencer waits to compute the step in ``slot`` (state ``START``); it starts the
+        neuron update in the first clock with ``busy`` low. The digital unit has its input
+        ready by then and ignores it; an analog unit reads its crossbar now and holds
+        ``busy`` high (in the same clock) until the codes are in.
+    busy : In(1)
+        An event's row is being integrated (the accumulator is in use), or the step's input
+        is being read.
     clearing : In(1)
         The accumulator is being swept to zero after reset.
     """
@@ -88,7 +97,8 @@ class StepControl(_Interface):
     class Signature(_Interface._Signature):
         def __init__(self, params: CoreParams):
             super().__init__({"slot": Out(range(params.max_delay)), "accept": Out(1),
-                              "next_step": Out(1), "busy": In(1), "clearing": In(1)})
+                              "next_step": Out(1), "compute": Out(1), "busy": In(1),
+                              "clearing": In(1)})
 
 
 class UpdateControl(_Interface):
@@ -266,7 +276,48 @@ class Fired(_Interface):
             super().__init__({"valid": Out(1), "neuron": Out(params.neuron_bits)})
 
 
+class CrossbarPort(_Interface):
+    """The analog synapse port of a crossbar core (SPEC §3.7): the core is the initiator.
+
+    Per step, in this order:
+
+    1. ``rows``: every input event the core takes (good axon, the step being gathered) is
+       sent as one transfer ``{axon, end=0}``, in the order taken (an axon hit twice is sent
+       twice); when the sequencer starts the step (``StepControl.compute``) the core sends
+       ``{end=1}``: read the crossbar now. Exactly one ``end`` per step, steps numbered from
+       0 after reset. Back-pressure holds the core's event input. Latency: an event taken in
+       clock c is offered in clock c + 1; ``end`` in the first clock of ``compute`` in which
+       the row register is free.
+    2. ``codes``: the crossbar answers with ``N`` ADC codes, neuron 0 first, one per
+       transfer (``ready`` is high while the core waits for them, one per clock). The core
+       saturates each to ``acc_bits`` and starts the neuron update 2 clocks after the last
+       code's transfer; the update reads them through :class:`InputRead` (latency 4).
+    3. ``updates`` (learning cores only, no ``ready``: the receiver takes one per clock):
+       after the neuron update the STDP engine's LTD phase, then its LTP phase (SPEC §3.5),
+       one transfer per synapse word it changes, one clock after the write, with the
+       clamped change of each lane (:func:`~spikefab.rtl.layouts.weight_update_layout`;
+       lanes with ``delta = 0`` ask nothing). All of a step's requests come before the next
+       step's ``end``.
+
+    Members (initiator's side)
+    --------------------------
+    rows : Out(stream.Signature(row_input_layout))
+    codes : In(stream.Signature(adc_code_layout))
+    updates : Out(Signature({valid: Out(1), payload: Out(weight_update_layout)}))
+        Only with ``learning``.
+    """
+
+    class Signature(_Interface._Signature):
+        def __init__(self, params: CoreParams):
+            members = {"rows": Out(stream.Signature(layouts.row_input_layout(params))),
+                       "codes": In(stream.Signature(layouts.adc_code_layout(params)))}
+            if params.learning:
+                members["updates"] = Out(wiring.Signature({
+                    "valid": Out(1), "payload": Out(layouts.weight_update_layout(params))}))
+            super().__init__(members)
+
+
 for _cls in (InputRead, StepControl, UpdateControl, LearnControl, CoreActivity, RegionAccess,
-             RegisterAccess, WeightRmw, Hit, Fired):
+             RegisterAccess, WeightRmw, Hit, Fired, CrossbarPort):
     _cls.Signature._interface = _cls
 del _cls

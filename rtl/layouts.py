@@ -23,7 +23,8 @@ __all__ = [
     "mesh_coord_bits", "packet_layout", "spike_payload_layout", "spike_packet_layout",
     "route_ptr_layout", "route_entry_layout", "ext_in_layout", "ext_out_layout",
     "mesh_region_depths", "mesh_cfg_index_bits", "mesh_cfg_data_bits", "mesh_cfg_layout",
-    "REGION_BITS",
+    "REGION_BITS", "ADC_CODE_BITS", "row_input_layout", "adc_code_layout",
+    "weight_update_layout",
 ]
 
 
@@ -91,6 +92,42 @@ def syn_word_layout(p: CoreParams):
 def acc_word_layout(p: CoreParams):
     """One accumulator word: the exact input sums of ``lanes`` consecutive neurons."""
     return data.ArrayLayout(signed(p.acc_mem_bits), p.lanes)
+
+
+# --- the analog synapse port of a crossbar core (SPEC §3.7, docs/crossbar.md) ---------------
+
+#: Width of the ADC code port: the widest ADC the crossbar model offers (``AdcParams.bits``
+#: <= 32). The core saturates each code once to ``acc_bits``.
+ADC_CODE_BITS = 32
+
+
+def row_input_layout(p: CoreParams):
+    """One transfer of a crossbar core's row inputs (core to crossbar).
+
+    ``end = 0``: axon ``axon`` is hit once at the step being gathered (an axon hit twice is
+    sent twice). ``end = 1``: the step's inputs are complete, read the crossbar now
+    (``axon`` is 0 and means nothing); exactly one per step, even with no input.
+    """
+    return data.StructLayout({"axon": unsigned(p.axon_bits), "end": unsigned(1)})
+
+
+def adc_code_layout(p: CoreParams):
+    """One ADC code (crossbar to core): the signed read-out of one neuron's column pair,
+    ``N`` of them per step in neuron order."""
+    return data.StructLayout({"code": signed(ADC_CODE_BITS)})
+
+
+def weight_update_layout(p: CoreParams):
+    """One weight-update request of a learning crossbar core (core to crossbar): add
+    ``delta[l]`` to the weight of ``(axon, neuron + l)`` for each lane ``l`` of one synapse
+    word (``neuron`` is a multiple of ``lanes``); a lane with ``delta = 0`` asks nothing.
+    With ``lanes = 1`` it is exactly ``(axon, neuron, Δ)``. ``delta`` is the difference of
+    two weights, so it takes ``weight_bits + 1`` signed bits."""
+    return data.StructLayout({
+        "axon": unsigned(p.axon_bits),
+        "neuron": unsigned(p.neuron_bits),
+        "delta": data.ArrayLayout(signed(p.weight_bits + 1), p.lanes),
+    })
 
 
 class Region(enum.IntEnum):

@@ -386,6 +386,10 @@ class Mesh(wiring.Component):
         self._router = XYRouter if router is None else router
         mp, p = self._mp, self._p = image.mesh, image.params
         NeuronCore.check_params(p)
+        if p.synapses != "digital":
+            raise ParamError(f"synapses = {p.synapses!r} is not allowed in a mesh yet: the "
+                             f"array's cores have no analog synapse port at its boundary; "
+                             f"use synapses = 'digital' (or a single core)")
         members = {
             "host": In(HostInterface.Signature(mp, p)),
             "free_run": In(1), "period": In(32),

@@ -13,7 +13,7 @@ __all__ = [
     "CUBA_PARAM_RANGES", "SHIFT_PARAM_RANGES", "NEURON_MODELS", "PARAM_MODES",
     "W_EXP_MAX", "V_MAX", "SYN_MEMORIES", "SPRAM_WORDS", "SPRAM_BITS", "SPRAM_COUNT",
     "STDP_REG_NAMES", "TRACE_BITS_MAX", "stdp_register_ranges", "check_shape",
-    "MeshParams", "MESH_DIM_MAX", "ROUTE_ENTRIES_MAX", "STEP_BITS",
+    "MeshParams", "MESH_DIM_MAX", "ROUTE_ENTRIES_MAX", "STEP_BITS", "SYNAPSE_KINDS",
 ]
 
 
@@ -75,6 +75,10 @@ NEURON_MODELS = ("cuba", "shift")
 PARAM_MODES = ("neuron", "profile")
 #: Implementations of the synapse memory (see :class:`~spikefab.rtl.synapse_ram.SynapseRam`).
 SYN_MEMORIES = ("block", "ice40_spram")
+#: What produces a core's synaptic input: the digital synapse memory
+#: (:class:`~spikefab.rtl.synaptic_input.SynapticInput`) or an analog crossbar outside the
+#: core (:class:`~spikefab.rtl.analog_input.AnalogSynapticInput`, SPEC §3.7).
+SYNAPSE_KINDS = ("digital", "crossbar")
 #: One iCE40UP5K single-port RAM (``SB_SPRAM256KA``): words and bits per word; and how
 #: many the part has.
 SPRAM_WORDS, SPRAM_BITS, SPRAM_COUNT = 16384, 16, 4
@@ -179,6 +183,12 @@ class CoreParams:
         neuron, per-core learning registers and a plastic bit per axon.
     trace_bits : int
         Width of the unsigned, saturating STDP traces (1..12); only with ``learning``.
+    synapses : str
+        ``"digital"`` (the synapse memory and its integration pipeline) or ``"crossbar"``
+        (the analog synapse port of SPEC §3.7: the core emits each step's active axons,
+        takes one ADC code per neuron as ``a_in`` and, with ``learning``, emits weight-update
+        requests; see docs/crossbar.md). ``"crossbar"`` needs ``max_delay = 1`` and
+        ``syn_memory = "block"``.
     """
     neurons: int = 64
     axons: int = 64
@@ -197,6 +207,7 @@ class CoreParams:
     syn_memory: str = "block"
     learning: bool = False
     trace_bits: int = 8
+    synapses: str = "digital"
 
     def __post_init__(self):
         check_int("neurons", self.neurons, 1, 4096)
@@ -235,6 +246,17 @@ class CoreParams:
         if not self.learning and self.trace_bits != 8:
             raise ParamError(f"trace_bits = {self.trace_bits} is not allowed with learning = "
                              f"False: the traces belong to the STDP engine")
+        check_choice("synapses", self.synapses, SYNAPSE_KINDS)
+        if self.synapses == "crossbar":
+            if self.max_delay != 1:
+                raise ParamError(f"max_delay = {self.max_delay} is not allowed with synapses = "
+                                 f"'crossbar': the crossbar's row drivers hold one step's "
+                                 f"inputs; use max_delay = 1")
+            if self.syn_memory != "block":
+                raise ParamError(f"syn_memory = {self.syn_memory!r} is not allowed with "
+                                 f"synapses = 'crossbar': a crossbar core keeps at most a "
+                                 f"block-RAM copy of its target weights; use syn_memory = "
+                                 f"'block'")
         if self.model == "shift":
             for name, default in (("refractory_bits", 0), ("subtractive_reset", False),
                                   ("v_floor", False)):

@@ -53,6 +53,11 @@ class Stimulus:
         host interface and compare with the trace's last step and the image.
     timeout : int
         Clocks a step may take before the bench fails the job (deadlock).
+    crossbar : dict or None
+        Crossbar cores only: the crossbar co-simulated behind the core's analog port,
+        ``{"device": preset name, "seed": int, "overrides": {...}}`` (see
+        :func:`spikefab.sim.benches.crossbar_port.crossbar_for`; None: the ideal preset,
+        seed 0).
 
     On learning cores the bench reads the weights and both traces back over the
     configuration port after every step (``extra["weights"]`` [T, A, N], ``extra["x"]``
@@ -63,6 +68,7 @@ class Stimulus:
     seed: int = 0
     readback: bool = True
     timeout: int = 200_000
+    crossbar: dict = None
 
 
 def simulator_env():

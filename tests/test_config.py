@@ -62,7 +62,8 @@ ERRORS = {
         "[core]\nneuron = 64",
         "core.neuron is not a known key: expected one of acc_bits, axons, lanes, learning, "
         "max_delay, max_step_events, model, neurons, param_mode, profiles, refractory_bits, "
-        "subtractive_reset, syn_memory, trace_bits, trace_port, v_floor, weight_bits, or the "
+        "subtractive_reset, syn_memory, synapses, trace_bits, trace_port, v_floor, weight_bits, "
+        "or the "
         "table core.extensions"),
     "core-shift-extension": (
         "[core]\nmodel = \"shift\"\nsubtractive_reset = true",

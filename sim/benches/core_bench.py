@@ -11,6 +11,12 @@ reply stream, checked for the stream rules every clock), while a monitor records
 neuron's state from the core's trace port. It writes a trace in the golden model's format,
 then reads the state and synapse memories back and checks them.
 
+A crossbar core (``params.synapses == "crossbar"``) runs with its crossbar co-simulated
+behind the ``xbar`` ports (:class:`.crossbar_port.CrossbarPort`, the job's
+``stimulus["crossbar"]``); the bench then skips the synapse read-back of a core without
+learning (it has no weight memory) and records the devices' final weights in
+``meta["xbar_weights"]``.
+
 ``meta["cycles"]``: clocks from the transfer of a step's first command (its first input event, or
 its ``STEP``) to the transfer of its
 ``DONE`` record; ``meta["status"]``: the core's ``STATUS`` register at the end.
@@ -26,6 +32,7 @@ from spikefab.rtl.layouts import Reg, Region
 from spikefab.sim.inputs import decode_inputs
 from spikefab.sim.trace import Trace
 
+from .crossbar_port import CrossbarPort
 from .jobs import run_job_folder, within
 from .streams import StreamMonitor
 
@@ -55,13 +62,24 @@ async def run_job(tb, img: CoreImage, inputs, steps, stim, baked):
     monitor = StreamMonitor(dut, ["trace"], dut.clk,
                             decode=layouts.word_decoder(layouts.trace_layout(p)))
     tb.transport.sink.monitors.append(monitor)     # sampled in the reply sink's clock loop
+    port = None
+    if p.synapses == "crossbar":
+        port = CrossbarPort(dut, dut.clk, img, stim.get("crossbar"))
+        port.start()
+        tb.transport.sink.monitors.append(port)
     try:
-        return await _steps(tb, host, monitor, img, inputs, steps, stim)
+        trace = await _steps(tb, host, monitor, img, inputs, steps, stim, port)
     finally:
         tb.transport.sink.monitors.remove(monitor)
+        if port is not None:
+            tb.transport.sink.monitors.remove(port)
+    if port is not None:
+        trace.meta["xbar_weights"] = port.device_weights().tolist()
+        trace.meta["xbar_requests"] = port.requests
+    return trace
 
 
-async def _steps(tb, host, monitor, img, inputs, steps, stim):
+async def _steps(tb, host, monitor, img, inputs, steps, stim, port=None):
     dut, p = tb.dut, img.params
     await RisingEdge(dut.clk)       # let the monitor start before the first step
     N = p.neurons
@@ -77,6 +95,7 @@ async def _steps(tb, host, monitor, img, inputs, steps, stim):
         (res,) = await within(host.step(1), timeout, f"step {t}")
         cycles.append(tb.transport.last_cycle - tb.transport.command_clock(first))
         assert monitor.error is None, f"step {t}: {monitor.error}"
+        assert port is None or port.error is None, f"step {t}: crossbar port: {port.error!r}"
         recs = monitor.take()["trace"]
         spk = [s.neuron for s in res.spikes]
         assert all(s.step == t for s in res.spikes), \
@@ -102,7 +121,9 @@ async def _steps(tb, host, monitor, img, inputs, steps, stim):
             if refr is not None:
                 want["refr_cnt"] = int(refr[-1, n])
             assert got == want, f"read-back of neuron {n} state: expected {want}, got {got}"
-        if not p.learning:      # a learning core's weights change; they are read above
+        if not p.learning and p.synapses == "digital":
+            # a learning core's weights change (they are read above); a crossbar core
+            # without learning has no weight memory
             for i, (w, got) in enumerate(zip(img.syn_words(),
                                              await host.read_region(0, Region.SYN))):
                 assert got == w, f"read-back of synapse word {i}: expected {w:#x}, got {got:#x}"
