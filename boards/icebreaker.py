@@ -23,7 +23,7 @@ def _platform():
 
 ICEBREAKER = Board(
     name="icebreaker", title="iCEBreaker (iCE40UP5K-SG48)", family="ice40",
-    device="iCE40UP5K-SG48", osc_hz=12e6, pll=ice40_pll, default_clk_hz=24_000_000,
+    device="iCE40UP5K-SG48", osc_hz=12e6, pll=ice40_pll, default_clk_hz=18_000_000,
     platform=_platform, clock=("clk12", 0), reset=("button", 0),
     leds=(
         ("led", 1, 0),          # green LED (pin 37): heartbeat

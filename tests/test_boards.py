@@ -130,7 +130,7 @@ def test_build_command_refuses_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["build", "--board", "icestick", "-o", str(tmp_path)])
     cfg = board_build.board_config("icebreaker")
-    assert cfg.core.syn_memory == "ice40_spram" and cfg.core.model == "cuba"
+    assert cfg.core.syn_memory == "ice40_spram" and cfg.core.model == "shift"
     assert (cfg.core.neurons, cfg.core.axons, cfg.core.trace_port) == (256, 256, False)
     assert board_build.board_config("ulx3s-85f").mesh.cores == 4
 
