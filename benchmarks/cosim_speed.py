@@ -17,10 +17,7 @@ Usage: python benchmarks/cosim_speed.py   (writes benchmarks/results/cosim_speed
 """
 
 import json
-import os
-import platform
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,17 +30,15 @@ from spikefab.sim.benches.crossbar_port import crossbar_for
 from spikefab.sim.golden import CoreModel
 from spikefab.sim.runner import Stimulus, build_blank, run_bench
 
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent
 STEPS = 100
 SIZE = dict(neurons=32, axons=32, lanes=4, weight_bits=4, acc_bits=16)
 
 
 def _commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return _provenance.git()["commit"]
 
 
 def _image(p, rng):
@@ -100,8 +95,7 @@ def main():
                      model_seconds=None if spec is None else _model_share(img, inputs, spec))
             rows.append(r)
             print(r, flush=True)
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python "
-               f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
+    machine = _provenance.machine_line()
     commit = _commit()
     command = "python benchmarks/cosim_speed.py"
     result = {"command": command, "commit": commit, "machine": machine, "steps": STEPS,

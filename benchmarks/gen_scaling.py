@@ -17,9 +17,6 @@ cores up to 256, a check that it runs)
 
 import argparse
 import json
-import os
-import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,19 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import amaranth
     mem = "unknown"
     try:
@@ -47,17 +38,11 @@ def machine():
         mem = f"{kb / 2**20:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": mem,
-            "machine": platform.machine(), "python": platform.python_version(),
-            "amaranth": amaranth.__version__}
+    return _provenance.machine(memory=mem, amaranth=amaranth.__version__)
 
 
 def commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=ROOT).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
+    return _provenance.git()["commit"]
 
 
 def measure(toml, label):

@@ -17,9 +17,6 @@ Usage: python benchmarks/link_throughput.py  (writes benchmarks/results/link_thr
 """
 
 import json
-import os
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,6 +24,8 @@ import numpy as np
 
 from spikefab.rtl.params import CoreParams
 from spikefab.sim.serial_runner import run_serial
+
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 SIMULATOR = "verilator"
@@ -44,24 +43,11 @@ def lively(params, rng):
 
 
 def commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=ROOT).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
+    return _provenance.git()["commit"]
 
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "machine": platform.machine(),
-            "python": platform.python_version()}
+    return _provenance.machine()
 
 
 def main():

@@ -17,8 +17,6 @@ and docs/rtl_speed.md; ``--quick``: 20 steps, for a smoke run)
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -34,6 +32,8 @@ from spikefab.sim.fast.harness import bare_loop_cpp, build_fast, ports_for
 from spikefab.sim.fast.plan import plan_job
 from spikefab.sim.runner import (Stimulus, blank_image, build_blank, emit_verilog, run_bench,
                                  toplevel_for)
+
+import _provenance  # noqa: E402  (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 CORE = CoreParams(neurons=256, axons=256, weight_bits=4, lanes=4)
@@ -121,11 +121,7 @@ def measure(name, image, inputs, steps):
 
 
 def commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return _provenance.git()["commit"]
 
 
 def table(rows, machine, command, rev):
@@ -169,8 +165,7 @@ def main(argv=None):
     rows = [measure(f"cuba core {CORE.neurons}x{CORE.axons}", *core_job(rng, steps), steps),
             measure(f"2x2 array of {ARRAY_CORE.neurons}x{ARRAY_CORE.axons} cores",
                     *array_job(rng, steps), steps)]
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
-               f"load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
+    machine = _provenance.machine_line()
     command = "python benchmarks/rtl_speed.py" + (" --quick" if args.quick else "")
     rev = commit()
     out = ROOT / "results"
