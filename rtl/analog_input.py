@@ -2,15 +2,15 @@
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib import stream
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from . import layouts
-from .core_interfaces import CrossbarPort, Hit, InputRead, RegionAccess, StepControl, WeightRmw
+from .core_interfaces import CrossbarPort
 from .image import CoreImage
 from .neuron import sat_signed
 from .synapse_ram import SynapseRam
+from .synaptic_input import input_members
 
 
 __all__ = ["AnalogSynapticInput"]
@@ -83,19 +83,7 @@ class AnalogSynapticInput(wiring.Component):
             raise ValueError(f"AnalogSynapticInput needs params.synapses = 'crossbar', not "
                              f"{p.synapses!r}")
         self._image, self._p = image, p
-        members = {
-            "events": In(stream.Signature(layouts.axon_event_layout(p))),
-            "accepted": Out(1),
-            "accepted_good": Out(1),
-            "step": In(StepControl.Signature(p)),
-            "w_exp": In(3),
-            "a_in": In(InputRead.Signature(p)),
-            "cfg": In(RegionAccess.Signature(p, layouts.syn_word_layout(p))),
-            "xbar": Out(CrossbarPort.Signature(p)),
-        }
-        if p.learning:
-            members["rmw"] = In(WeightRmw.Signature(p))
-            members["hits"] = Out(Hit.Signature(p))
+        members = {**input_members(p), "xbar": Out(CrossbarPort.Signature(p))}
         super().__init__(members)
 
     def elaborate(self, platform):

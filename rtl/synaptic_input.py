@@ -16,6 +16,26 @@ from .synapse_ram import SynapseRam
 __all__ = ["SynapticInput"]
 
 
+def input_members(p):
+    """The members every synaptic-input unit has (this digital one and the crossbar's
+    :class:`~.analog_input.AnalogSynapticInput`): events in, the step control, ``w_exp``,
+    the ``a_in`` read port, the ``cfg`` port, and with learning the STDP ``rmw`` and ``hits``
+    ports."""
+    members = {
+        "events": In(stream.Signature(layouts.axon_event_layout(p))),
+        "accepted": Out(1),
+        "accepted_good": Out(1),
+        "step": In(StepControl.Signature(p)),
+        "w_exp": In(3),
+        "a_in": In(InputRead.Signature(p)),
+        "cfg": In(RegionAccess.Signature(p, layouts.syn_word_layout(p))),
+    }
+    if p.learning:
+        members["rmw"] = In(WeightRmw.Signature(p))
+        members["hits"] = Out(Hit.Signature(p))
+    return members
+
+
 class SynapticInput(wiring.Component):
     """Dense synapses: turns input events into the synaptic input of every neuron.
 
@@ -66,18 +86,7 @@ class SynapticInput(wiring.Component):
             raise TypeError(f"image must be a CoreImage, not {type(image).__name__}")
         self._image = image
         p = self._p = image.params
-        members = {
-            "events": In(stream.Signature(layouts.axon_event_layout(p))),
-            "accepted": Out(1),
-            "accepted_good": Out(1),
-            "step": In(StepControl.Signature(p)),
-            "w_exp": In(3),
-            "a_in": In(InputRead.Signature(p)),
-            "cfg": In(RegionAccess.Signature(p, layouts.syn_word_layout(p))),
-        }
-        if p.learning:
-            members["rmw"] = In(WeightRmw.Signature(p))
-            members["hits"] = Out(Hit.Signature(p))
+        members = input_members(p)
         super().__init__(members)
 
     def elaborate(self, platform):
