@@ -53,3 +53,23 @@ def test_seed_matters():
     a, b = _model(1), _model(2)
     assert (a.g != b.g).any()
     assert ArrayParams(idle_rows="floating") != ArrayParams()
+
+
+def test_a_pair_met_twice_reads_what_its_first_request_wrote():
+    """With drift on (the PCM preset), the second request for a synapse in one call starts
+    from the conductance the first one wrote, as two separate calls would (no cycle-to-cycle
+    noise here, so that the two ways are comparable draw for draw)."""
+    dev, arr = preset("pcm_aihwkit", c2c_update=0.0)
+    assert dev.drift_t is not None, "the preset no longer drifts: the test needs drift"
+    w = np.random.default_rng(3).integers(-6, 7, (8, 4))
+    w[2, 1] = -6              # the second request below reaches the bound -8 only from -7
+
+    def model():
+        return CrossbarSynapses(w, 2, device=dev, array=arr, weight_bits=4, seed=5)
+
+    one, two = model(), model()
+    one.apply_updates(4, [(2, 1, -1), (2, 1, -5), (6, 3, -2)])
+    two.apply_updates(4, [(2, 1, -1), (6, 3, -2)])
+    two.apply_updates(4, [(2, 1, -5)])
+    np.testing.assert_array_equal(one.g, two.g)
+    assert (one.g != model().g).any()

@@ -227,7 +227,7 @@ class CrossbarSynapses:
         for r in range(int(occ.max()) + 1):
             sel = occ == r
             self._update_round(step, r, ax[sel], ne[sel], de[sel])
-        self._changed()
+            self._changed()        # the next round reads what this one wrote (drift too)
 
     def _update_round(self, step, r, ax, ne, de):
         """Updates of distinct pairs (vectorised)."""
