@@ -125,7 +125,8 @@ def test_mapped_network_on_rtl():
     net.project(hid, out, rng.integers(-4, 8, (8, 4)), delay=2)
     net.project(out, hid, rng.integers(-8, 8, (4, 8)), delay=2)
     net.output(out)
-    mapped = net.map(MESH_4X4, CORE_4X4)      # the stress test's design: one build for both
+    # the README's array example's design: one fast-mode build for both
+    mapped = net.map(MeshParams(width=2, height=2, route_entries=64, fifo_depth=2), CORE_4X4)
     print(mapped.report)
     spikes = {"in": [rng.choice(6, int(rng.integers(0, 5)), replace=False).tolist()
                      for _ in range(20)]}
