@@ -136,6 +136,9 @@ def test_build_command_refuses_bad_input(tmp_path, capsys):
 
 
 @pytest.mark.slow
+# amaranth-boards' platforms request pins without dir="-" (deprecated in Amaranth 0.5); the
+# build works, the warning would be an error under the suite's warning filter
+@pytest.mark.filterwarnings("ignore:Using platform.request without:DeprecationWarning")
 def test_icebreaker_bitstream(tmp_path):
     """The iCEBreaker bitstream of the default configuration (CI runs this as its own step):
     it is written, fits the device, and meets timing at the PLL clock."""
@@ -144,7 +147,7 @@ def test_icebreaker_bitstream(tmp_path):
     assert os.path.getsize(rep.bitstream) > 100_000
     assert rep.utilization["ICESTORM_SPRAM"]["used"] >= 1
     assert rep.utilization["ICESTORM_PLL"]["used"] == 1
-    assert rep.clk_mhz == 24.0
+    assert rep.clk_mhz == board_build.board_config("icebreaker").build.clock_mhz == 18.0
     assert rep.timing_met, rep.summary()
     assert any("nextpnr (place and route) done" in line for line in lines)
     print("\n".join(rep.summary()))

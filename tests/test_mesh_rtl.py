@@ -169,8 +169,8 @@ def _all_firing(rng):
     return NetworkImage(mesh=mp, cores=cores, routes=routes)
 
 
-@pytest.mark.parametrize("simulator", ["verilator",
-                                       pytest.param("icarus", marks=pytest.mark.slow)])
+@pytest.mark.slow          # 1.5-2.5 min per simulator: make test-slow (the time budget)
+@pytest.mark.parametrize("simulator", SIMULATORS)
 def test_stress_4x4_all_firing(simulator):
     """Every neuron of a 4 x 4 array fires every step with the largest fan-out, under random
     back-pressure on the external output: no deadlock (each step must reach its barrier),

@@ -49,7 +49,7 @@ SPRAM_STEPS = 60     # lean: 2 designs x 2 jobs x 60 learning steps per simulato
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("design", range(2))
+@pytest.mark.parametrize("design", [0, pytest.param(1, marks=pytest.mark.slow)])  # time budget
 def test_random_learning_cores_spram(simulator, design):
     """The same random learning cores with the weights in iCE40 SPRAM: the single-port
     memory makes the STDP read-modify-write run at half rate, with the same results."""
