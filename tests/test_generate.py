@@ -8,6 +8,7 @@ import pytest
 
 from spikefab.gen.cli import main
 from spikefab.gen.config import ConfigError, loads_config
+from spikefab.gen.netnames import bracketed_names
 from spikefab.gen.verilog import generate
 from spikefab.rtl import layouts
 from spikefab.rtl.image import CoreImage
@@ -39,6 +40,9 @@ def test_generate_is_deterministic_and_complete(tmp_path):
         assert a[key].read_bytes() == b[key].read_bytes(), f"{key} differs between two runs"
     text = a["verilog"].read_text()
     assert "module my_core(" in text
+    # no array-element alias wire `\\name[i]`: Yosys and nextpnr read it as bit i of `name`
+    # (gen/netnames.py); the core has such signals (lanes 4), renamed `\\name.i`
+    assert bracketed_names(text) == [] and "syn__r_data.3" in text
     man = json.loads(a["manifest"].read_text())
     assert man["digest"] == cfg.digest()
     assert man["config"]["core"]["refractory_bits"] == 2
@@ -134,6 +138,8 @@ def test_generate_array(tmp_path):
     assert a["verilog"].read_bytes() == b["verilog"].read_bytes()
     text = a["verilog"].read_text()
     assert "module spikefab_array(" in text and "host__reply__payload" in text
+    verilog = sorted((tmp_path / "a").rglob("*.v"))
+    assert verilog and all(bracketed_names(v.read_text()) == [] for v in verilog)
     man = json.loads(a["manifest"].read_text())
     assert man["derived"]["cores"] == 4 and "route_entry" in man["layouts"]
     assert man["address_map"]["regions"]["ROUTE"] == 8

@@ -17,7 +17,7 @@ from spikefab.sim.runner import Stimulus
 from spikefab.sim.demos import stdp_window_experiment
 
 from rtl_helpers import (SIMULATORS, assert_cases_reached, lively_image, random_inputs,
-                         run_and_compare, seed_for)
+                         random_learning_params, run_and_compare, seed_for)
 
 
 def learning_image(params, rng, **stdp):
@@ -59,12 +59,7 @@ def test_random_learning_cores_spram(simulator, design):
 
 def _random_learning_run(simulator, design, seed, syn_memory, steps):
     rng = np.random.default_rng(seed)
-    lanes = int(rng.choice([1, 2, 4]))
-    p = CoreParams(neurons=lanes * int(rng.integers(2, 16 // lanes + 1)),
-                   axons=int(rng.integers(2, 11)), lanes=lanes,
-                   model=["cuba", "shift"][design], weight_bits=int(rng.integers(2, 9)),
-                   learning=True, trace_bits=int(rng.integers(3, 13)),
-                   syn_memory=syn_memory)
+    p = random_learning_params(rng, design, syn_memory)
     print(f"params: {p}")
     STEPS = steps
     jobs = [(learning_image(p, rng), random_inputs(p, rng, STEPS), STEPS,
