@@ -81,6 +81,12 @@ def run_and_compare(jobs, simulator, *, baked=False):
     every step (equal at every barrier, and equal to what the golden spikes imply, so no
     packet was lost or duplicated), and the events each core accepted per step."""
     traces = run_bench(jobs, simulator, baked=baked)
+    return check_jobs_of(jobs, traces, simulator)
+
+
+def check_jobs_of(jobs, traces, simulator):
+    """:func:`check_job` of every job; every diverging job is reported, not only the
+    first. Returns ``traces``."""
     failures = []
     for k, ((net, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
         try:
@@ -135,11 +141,4 @@ def run_generated(out_dir, jobs, simulator):
                                 models=model_paths, defines=defines)
     traces, errors = runner._run_group(bdir, jobs, simulator, True, True, False)
     assert not errors, errors
-    failures = []
-    for k, ((net, inputs, steps, _), got) in enumerate(zip(jobs, traces)):
-        try:
-            check_job(net, inputs, steps, got)
-        except AssertionError as e:
-            failures.append(f"{simulator}, job {k}: {e}")
-    assert not failures, f"{len(failures)} of {len(jobs)} jobs diverged:\n" + "\n".join(failures)
-    return traces
+    return check_jobs_of(jobs, traces, simulator)
