@@ -591,15 +591,7 @@ class NetworkModel:
                     ytr[t, c * N:(c + 1) * N] = m.y
         # the output records, from ext_out: nonzero() is in (step, global neuron) order
         ts, ks = np.nonzero(ext_out)
-        reps = ext_out[ts, ks]
-        ts, ks = np.repeat(ts + t0, reps), np.repeat(ks, reps)
-        cs, ns = np.divmod(ks, N)
-        ys, xs = np.divmod(cs, mp.width)
-        outputs = list(zip(ts.tolist(), xs.tolist(), ys.tolist(), ns.tolist()))
-        meta = {"source": "golden", "model": p.model, "first_step": t0,
-                "mesh": mp.to_dict(), "params": p.to_dict()}
-        trace = _make_trace(spikes, state[uname], state["v"], extra, N, meta)
-        return NetworkRun(trace=trace, outputs=outputs, packets=packets)
+        return self._finish(t0, spikes, state, uname, extra, ext_out, ts, ks, packets)
 
     def _run_engine(self, T, n_in, ext_counts, ext_ids, progress):
         """:meth:`run` on the event-driven engine (the same result as the reference path)."""
@@ -630,16 +622,22 @@ class NetworkModel:
         extra.update(ext_out=ext_out, events=out["events"])
         cols = np.flatnonzero(self._n_exit)          # only neurons with exit entries
         ts, j = np.nonzero(ext_out[:, cols])         # (step, neuron) order
-        ks = cols[j]
+        return self._finish(t0, out["spikes"], state, uname, extra, ext_out, ts, cols[j],
+                            out["packets"])
+
+    def _finish(self, t0, spikes, state, uname, extra, ext_out, ts, ks, packets):
+        """The :class:`NetworkRun` of a run from its arrays; ``(ts, ks)``: the (step, global
+        neuron) pairs with output records, in that order."""
+        mp, N = self.mesh, self.params.neurons
         reps = ext_out[ts, ks]
         ts, ks = np.repeat(ts + t0, reps), np.repeat(ks, reps)
         cs, ns = np.divmod(ks, N)
         ys, xs = np.divmod(cs, mp.width)
         outputs = list(zip(ts.tolist(), xs.tolist(), ys.tolist(), ns.tolist()))
-        meta = {"source": "golden", "model": p.model, "first_step": t0,
-                "mesh": mp.to_dict(), "params": p.to_dict()}
-        trace = _make_trace(out["spikes"], state[uname], state["v"], extra, N, meta)
-        return NetworkRun(trace=trace, outputs=outputs, packets=out["packets"])
+        meta = {"source": "golden", "model": self.params.model, "first_step": t0,
+                "mesh": mp.to_dict(), "params": self.params.to_dict()}
+        trace = _make_trace(spikes, state[uname], state["v"], extra, N, meta)
+        return NetworkRun(trace=trace, outputs=outputs, packets=packets)
 
 
 def _make_trace(spikes, u, v, extra, neurons_per_core, meta):
