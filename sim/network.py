@@ -595,8 +595,7 @@ class NetworkModel:
 
     def _run_engine(self, T, n_in, ext_counts, ext_ids, progress):
         """:meth:`run` on the event-driven engine (the same result as the reference path)."""
-        mp, p = self.mesh, self.params
-        C, N = mp.cores, p.neurons
+        p = self.params
         # the external events as one CSR table over the steps (global axon ids)
         ptr = np.zeros(T + 1, np.int64)
         if ext_counts is not None:
