@@ -67,6 +67,7 @@ SEED = _number(int, 0, 2**32 - 1)
 PROB = _number(float, 0.0, 1.0, hi_open=True)
 RATE = _number(float, 0.0, 1.0)
 CLOCK = _number(float, 1, 500)
+TIMEOUT = _number(int, 10, 86_400)
 
 
 def _npz_name(name):
@@ -436,7 +437,7 @@ def _synth_image(config, path):
 def _cmd_synth(args):
     from .config import load_config
     from .progress import Progress
-    from .synth import synthesize
+    from .synth import SynthError, synthesize
     config = load_config(args.config)
     image = _synth_image(config, args.image)
     clock = args.clock_mhz if args.clock_mhz is not None else config.build.clock_mhz
@@ -445,9 +446,16 @@ def _cmd_synth(args):
     _say(f"synthesising {what}, placing and routing for {args.device} at {clock:g} MHz with "
          f"Yosys and nextpnr (a minute or more) ...")
     t0 = time.perf_counter()
-    with Progress() as progress:
-        report = synthesize(image, args.device, args.output, clock_mhz=clock,
-                            progress=progress)
+    try:
+        with Progress() as progress:
+            report = synthesize(image, args.device, args.output, clock_mhz=clock,
+                                timeout=args.timeout, progress=progress)
+    except SynthError as e:       # a tool failed or ran out of time: its log's last lines
+        head, _, tail = str(e).partition("\n")
+        print(f"spikefab: error: {head}", file=sys.stderr)
+        if tail:
+            print(tail, file=sys.stderr)
+        return 1
     _say(f"done in {time.perf_counter() - t0:.0f} s; files in {args.output}/")
     for k, v in report.to_dict().items():
         if not isinstance(v, (dict, list)):
@@ -643,6 +651,9 @@ def build_parser():
                         "(default: [build] clock_mhz of the configuration)")
     y.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="folder for the netlist, logs and report")
+    y.add_argument("--timeout", type=TIMEOUT, default=3600, metavar="S",
+                   help="seconds each tool may run, 10..86400 (default 3600; an array's "
+                        "place and route on a loaded machine can take longer)")
     y.set_defaults(func=_cmd_synth)
 
     d = sub.add_parser("demo", help="generate a default core and run it beside the golden model")

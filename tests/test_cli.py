@@ -47,6 +47,8 @@ def _usage_error(argv, capsys):
     (["demo", "--steps", "0"], "argument --steps: 0 is out of range: expected 1 <= value <= 1000000"),
     (["synth", "c.toml", "--device", "ecp5-85f", "-o", "s", "--clock-mhz", "0"],
      "argument --clock-mhz: 0 is out of range: expected 1 <= value <= 500"),
+    (["synth", "c.toml", "--device", "ecp5-85f", "-o", "s", "--timeout", "5"],
+     "argument --timeout: 5 is out of range: expected 10 <= value <= 86400"),
     (["inputs", "i.npz", "-o", "x", "--rate", "1.5"],
      "argument --rate: 1.5 is out of range: expected 0.0 <= value <= 1.0"),
 ])

@@ -143,6 +143,29 @@ def test_synth_honours_clock_mhz_and_the_mesh_table(tmp_path, monkeypatch, capsy
     core.write_text("[core]\nneurons = 4\naxons = 4\nlanes = 4\n[build]\nclock_mhz = 12\n")
     assert main(["synth", str(core), "--device", "ice40up5k", "-o", str(tmp_path / "t")]) == 0
     assert calls[-1]["clock_mhz"] == 12 and calls[-1].get("mesh") is None
+    assert calls[-1]["timeout"] == 3600
+
+
+def test_synth_tool_failure_is_an_error_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """A tool that fails or runs out of time (here nextpnr, replaced by a stand-in) ends
+    ``synth`` with exit status 1, one error line and the log's last lines; --timeout
+    reaches the tools."""
+    from spikefab.gen import synth
+    seen = {}
+
+    def flow(il_text, device, out_dir, **kw):
+        seen.update(kw)
+        raise synth.SynthError("nextpnr timed out after 20 s; last lines of s/nextpnr.out:\n"
+                               "Info: routing ...", tool="nextpnr")
+    monkeypatch.setattr(synth, "_flow", flow)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[core]\nneurons = 4\naxons = 4\nlanes = 4\n")
+    assert main(["synth", str(cfg), "--device", "ecp5-85f", "-o", str(tmp_path / "s"),
+                 "--timeout", "20"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["spikefab: error: nextpnr timed out after 20 s; last lines of "
+                                "s/nextpnr.out:", "Info: routing ..."]
+    assert seen["timeout"] == 20
 
 
 def test_progress_shows_stages_bars_and_elapsed_time():
