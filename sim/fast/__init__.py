@@ -32,6 +32,7 @@ reload what a run changes (state, registers, and on a learning core the synapses
 import shutil
 import subprocess
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -114,11 +115,15 @@ class FastDesign:
         design only its own image is allowed). ``workers``: simulator processes run at once,
         each taking a contiguous share of the jobs. ``progress(done, total)`` is called as
         steps complete. After the call, :attr:`clocks` holds each job's clocks (from its
-        reset to its last reply; None if it did not end). Raises
+        reset to its last reply; None if it did not end) and :attr:`timings` the seconds
+        spent (summed over workers) planning the commands, writing the command files (and
+        removing the run's folder), in the simulator processes and reading and decoding
+        their output. Raises
         :class:`~spikefab.sim.runner.BenchJobsError` naming every job that failed, after
         running them all."""
         n = len(input_sets)
         self.clocks = [None] * n
+        self.timings = dict.fromkeys(("plan", "files", "simulator", "decode"), 0.0)
         steps = [int(steps)] * n if np.ndim(steps) == 0 else [int(s) for s in steps]
         images = [self.image] * n if images is None else list(images)
         if self.baked and any(img is not self.image for img in images):
@@ -164,7 +169,7 @@ class FastDesign:
 
     def _plan_and_run(self, jobs, ks, readback, timeout, counter, traces, errors):
         static = STATIC_REGIONS + (() if self.image.params.learning else (Region.SYN,))
-        plans = []
+        plans, t0 = [], time.perf_counter()
         try:
             for i, k in enumerate(ks):
                 img, inputs, steps = jobs[k]
@@ -175,14 +180,18 @@ class FastDesign:
         except (ValueError, IndexError) as e:
             errors.update({k: f"{e}" for k in ks})
             return
+        self._time("plan", t0)
         run_dir = new_run_dir(self.folder)
         try:
             self._simulate(run_dir, jobs, ks, plans, readback, timeout, counter, traces,
                            errors)
         finally:
+            t0 = time.perf_counter()
             shutil.rmtree(run_dir, ignore_errors=True)
+            self._time("files", t0)
 
     def _simulate(self, run_dir, jobs, ks, plans, readback, timeout, counter, traces, errors):
+        t0 = time.perf_counter()
         ports = ports_for(self.image)
         lines = [line for plan in plans for line in plan.lines(ports.cmd_width)]
         for c in range(0, len(lines), CHUNK):
@@ -191,7 +200,7 @@ class FastDesign:
         argv = self.argv + [f"+cmds={run_dir / 'cmds'}", f"+ncmds={len(lines)}",
                             f"+out={run_dir / 'out'}", f"+timeout={timeout}"]
         argv += ["+progress"] if counter.on else []
-        tail = []
+        tail, t0 = [], self._time("files", t0)
         with subprocess.Popen(argv, cwd=run_dir, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) as proc:
             for line in proc.stdout:
@@ -199,6 +208,7 @@ class FastDesign:
                     counter.add(1)
                 else:
                     tail = (tail + [line])[-40:]
+        t0 = self._time("simulator", t0)
         tbits, ebits, _, _ = record_layout(ports)
         try:
             done = parse_output(read_records(_read_series(run_dir, "out.t"), tbits),
@@ -222,6 +232,14 @@ class FastDesign:
                                        source=self.simulator, readback=readback)
             except JobError as e:
                 errors[k] = str(e)
+        self._time("decode", t0)
+
+    def _time(self, part, t0):
+        """Add the seconds since ``t0`` to ``timings[part]``; return the time now."""
+        now = time.perf_counter()
+        with self._lock:
+            self.timings[part] += now - t0
+        return now
 
 
 def _read_series(folder, prefix):
