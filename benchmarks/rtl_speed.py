@@ -3,16 +3,16 @@ and the bare Verilated model driven by a C++ loop (the limit), side by side in o
 
 Jobs: the 256 x 256 ``cuba`` core (4-bit weights, 4 lanes; 100 steps, 5 input events a step)
 and a 2 x 2 array of 64 x 64 cores (100 steps, 5 external events a step), each loaded over the
-host interface, no read-back. For every runner the same job runs once, its build cached
-beforehand (build and Verilog emission not timed). Clocks per second count the clocks of the
+host interface, no read-back. For every runner the same job runs once, its build made
+beforehand (build and Verilog emission not timed; the fast build's time is reported apart). Clocks per second count the clocks of the
 steps (from a step's first command to its ``DONE`` record, as the benches report them in
 ``meta["cycles"]``) over the wall time of the run (load included), the measure of issue 12.
 The fast mode's and the bare loop's speed over all the clocks they simulate (load included) is
 also given: the bare loop runs exactly as many clocks as the fast run, presenting the same
 command words, with no output at all.
 
-Usage: python benchmarks/rtl_speed.py [--quick]   (writes benchmarks/results/rtl_speed.{json,md}
-and docs/rtl_speed.md; ``--quick``: 20 steps, for a smoke run)
+Usage: python benchmarks/rtl_speed.py [--quick]   (writes benchmarks/results/rtl_speed.{json,md};
+``--quick``: 20 steps, for a smoke run)
 """
 
 import argparse
@@ -141,8 +141,8 @@ def commit():
 
 def table(rows, machine, command, rev):
     md = ["# RTL simulation speed: cocotb bench, fast run mode, bare C++ loop", "",
-          f"Command: `{command}` at commit {rev} on {machine}. Builds cached beforehand "
-          "(not timed). Clocks/s: clocks of the steps over the run's wall time (loading the "
+          f"Command: `{command}` at commit {rev} on {machine}. Builds made before the timed "
+          "runs (the fast build's time is in the last table). Clocks/s: clocks of the steps over the run's wall time (loading the "
           "image over the host interface included), as issue 12 measured them.", "",
           "| design | simulator | step clocks | cocotb s | cocotb clocks/s | fast s | "
           "fast clocks/s | fast / cocotb | repeat run s | repeat clocks/s | repeat / cocotb |",
