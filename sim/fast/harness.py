@@ -22,7 +22,8 @@ files are memory images read with ``$readmemh`` and written with ``$writememh``,
   before it, ``clock`` counted from the clock after reset is released, ``type``
   :data:`REC_REPLY` a reply word (``host.reply.ready`` is always high; the word is the
   payload); :data:`REC_MARK` a ``MARK`` command's transfer; :data:`REC_END` the end of a
-  job; :data:`REC_TIMEOUT` the run stopped (no transfer for ``+timeout=<clocks>`` clocks);
+  job; :data:`REC_TIMEOUT` the run stopped (no command, reply nor trace beat for
+  ``+timeout=<clocks>`` clocks);
   :data:`REC_EOF` the commands ended inside a job. In a clock, trace beats come before the
   reply.
 * ``+progress``: a line ``DONE`` on standard output for every ``DONE`` reply, flushed.
@@ -166,6 +167,7 @@ module {HARNESS} (input wire clk);
       tbuf[tpos] = {{{pad}port, payload}};
       tpos = tpos + 1;
       beats = beats + 32'd1;
+      idle = 64'd0;
       if (tpos == CHUNK) tflush;
     end
   endtask
