@@ -118,9 +118,8 @@ class FastDesign:
         reset to its last reply; None if it did not end) and :attr:`timings` the seconds
         spent (summed over workers) planning the commands, writing the command files (and
         removing the run's folder), in the simulator processes and reading and decoding
-        their output. Raises
-        :class:`~spikefab.sim.runner.BenchJobsError` naming every job that failed, after
-        running them all."""
+        their output. Raises :class:`~spikefab.sim.runner.BenchJobsError` naming every job
+        that failed, after running them all."""
         n = len(input_sets)
         self.clocks = [None] * n
         self.timings = dict.fromkeys(("plan", "files", "simulator", "decode"), 0.0)
