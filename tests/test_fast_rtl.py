@@ -168,3 +168,22 @@ def test_cli_simulate_uses_the_fast_mode(tmp_path, capsys):
                         "-o", str(tmp_path / "bp")]) != 0
     cap = capsys.readouterr()
     assert "--bench cocotb" in cap.err + cap.out
+
+
+def test_fast_records_parse():
+    """The output records' parser (no simulator): fields across the 64-bit pieces of a
+    wide record, Icarus's address comments skipped, an x digit reported."""
+    from spikefab.sim.fast.plan import JobError, read_records
+    rng = np.random.default_rng(37)
+    bits = 224                                   # an event record: 8 + 32 + 48 + 136
+    words = [int.from_bytes(rng.bytes(bits // 8), "big") for _ in range(5)]
+    text = "// 0x00000000\n" + "".join(f"{w:0{bits // 4}x}\n" for w in words)
+    rec = read_records(text.encode(), bits)
+    assert len(rec) == 5 and len(rec[1:3]) == 2
+    for off, width in ((0, 64), (60, 8), (136, 48), (184, 32), (216, 8)):
+        assert rec.field(off, width).tolist() == [(w >> off) & ((1 << width) - 1)
+                                                  for w in words]
+    assert rec.ints([0, 4], 134) == [words[0] & ((1 << 134) - 1), words[4] & ((1 << 134) - 1)]
+    lines = text.splitlines(keepends=True)
+    with pytest.raises(JobError, match="x or z"):
+        read_records("".join(lines[:2] + ["x" + lines[2][1:]] + lines[3:]).encode(), bits)

@@ -32,6 +32,7 @@ reload what a run changes (state, registers, and on a learning core the synapses
 import shutil
 import subprocess
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -40,11 +41,11 @@ import numpy as np
 from ...rtl.layouts import Region
 from ..runner import (BenchJobsError, SIMULATORS, blank_image, emit_verilog,
                       icarus_time_zero_fix, new_run_dir, sim_models, toplevel_for)
-from .harness import (HARNESS, ICARUS_TOP, build_fast, harness_verilog, icarus_clock_verilog,
-                      ports_for, verilator_main_cpp)
+from .harness import (CHUNK, HARNESS, ICARUS_TOP, build_fast, harness_verilog,
+                      icarus_clock_verilog, ports_for, record_layout, verilator_main_cpp)
 from ...firmware.protocol import HostCodec
-from .plan import (JobError, STATIC_REGIONS, decode_job, load_words, parse_output,
-                   plan_job)
+from .plan import (JobError, STATIC_REGIONS, decode_job, load_lines, load_words, parse_output,
+                   plan_job, read_records)
 
 __all__ = ["run_fast", "run_fast_jobs", "FastDesign", "design_sources"]
 
@@ -114,10 +115,14 @@ class FastDesign:
         design only its own image is allowed). ``workers``: simulator processes run at once,
         each taking a contiguous share of the jobs. ``progress(done, total)`` is called as
         steps complete. After the call, :attr:`clocks` holds each job's clocks (from its
-        reset to its last reply; None if it did not end). Raises :class:`~spikefab.sim.runner.BenchJobsError` naming every
-        job that failed, after running them all."""
+        reset to its last reply; None if it did not end) and :attr:`timings` the seconds
+        spent (summed over workers) planning the commands, writing the command files (and
+        removing the run's folder), in the simulator processes and reading and decoding
+        their output. Raises :class:`~spikefab.sim.runner.BenchJobsError` naming every job
+        that failed, after running them all."""
         n = len(input_sets)
         self.clocks = [None] * n
+        self.timings = dict.fromkeys(("plan", "files", "simulator", "decode"), 0.0)
         steps = [int(steps)] * n if np.ndim(steps) == 0 else [int(s) for s in steps]
         images = [self.image] * n if images is None else list(images)
         if self.baked and any(img is not self.image for img in images):
@@ -144,16 +149,16 @@ class FastDesign:
 
     def _load_words(self, image, static):
         """The load's command words for ``image`` (a baked design: without ``static``
-        regions), computed once per image object."""
+        regions) and their command file lines, made once per image object."""
         with self._lock:
             hit = self._loads.get(id(image))
             if hit is None or hit[0] is not image:
                 words = load_words(image, HostCodec.for_image(image),
                                    skip=static if self.baked else ())
-                hit = self._loads[id(image)] = (image, words)
+                hit = self._loads[id(image)] = (image, words, load_lines(words))
                 while len(self._loads) > 64:
                     self._loads.pop(next(iter(self._loads)))
-            return hit[1]
+            return hit[1:]
 
     def _run_chunk(self, ks, jobs, readback, timeout, counter, traces, errors):
         try:
@@ -163,30 +168,38 @@ class FastDesign:
 
     def _plan_and_run(self, jobs, ks, readback, timeout, counter, traces, errors):
         static = STATIC_REGIONS + (() if self.image.params.learning else (Region.SYN,))
-        plans = []
+        plans, t0 = [], time.perf_counter()
         try:
             for i, k in enumerate(ks):
                 img, inputs, steps = jobs[k]
-                load = False if self.baked and i == 0 else self._load_words(img, static)
-                plans.append(plan_job(img, inputs, steps, load=load, readback=readback))
+                load, lines = ((False, None) if self.baked and i == 0 else
+                               self._load_words(img, static))
+                plans.append(plan_job(img, inputs, steps, load=load, lines=lines,
+                                      readback=readback))
         except (ValueError, IndexError) as e:
             errors.update({k: f"{e}" for k in ks})
             return
+        self._time("plan", t0)
         run_dir = new_run_dir(self.folder)
         try:
             self._simulate(run_dir, jobs, ks, plans, readback, timeout, counter, traces,
                            errors)
         finally:
+            t0 = time.perf_counter()
             shutil.rmtree(run_dir, ignore_errors=True)
+            self._time("files", t0)
 
     def _simulate(self, run_dir, jobs, ks, plans, readback, timeout, counter, traces, errors):
-        width = ports_for(self.image).cmd_width
-        with open(run_dir / "cmds.hex", "w") as f:
-            for plan in plans:
-                f.write("\n".join(plan.lines(width)) + "\n")
-        argv = self.argv + [f"+cmds={run_dir / 'cmds.hex'}", f"+out={run_dir / 'out.txt'}",
-                            f"+timeout={timeout}"] + (["+progress"] if counter.on else [])
-        tail = []
+        t0 = time.perf_counter()
+        ports = ports_for(self.image)
+        lines = [line for plan in plans for line in plan.lines(ports.cmd_width)]
+        for c in range(0, len(lines), CHUNK):
+            part = lines[c:c + CHUNK]
+            (run_dir / f"cmds.{c // CHUNK}").write_text("\n".join(part) + "\n")
+        argv = self.argv + [f"+cmds={run_dir / 'cmds'}", f"+ncmds={len(lines)}",
+                            f"+out={run_dir / 'out'}", f"+timeout={timeout}"]
+        argv += ["+progress"] if counter.on else []
+        tail, t0 = [], self._time("files", t0)
         with subprocess.Popen(argv, cwd=run_dir, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) as proc:
             for line in proc.stdout:
@@ -194,23 +207,47 @@ class FastDesign:
                     counter.add(1)
                 else:
                     tail = (tail + [line])[-40:]
-        out = (run_dir / "out.txt").read_text() if (run_dir / "out.txt").exists() else ""
-        done = parse_output(out)
+        t0 = self._time("simulator", t0)
+        tbits, ebits, _, _ = record_layout(ports)
+        try:
+            done = parse_output(read_records(_read_series(run_dir, "out.t"), tbits),
+                                read_records(_read_series(run_dir, "out.e"), ebits),
+                                ports, timeout)
+        except JobError as e:
+            errors.update({k: str(e) for k in ks})
+            return
         for i, k in enumerate(ks):
             img, inputs, steps = jobs[k]
             if i >= len(done):
                 errors[k] = (f"not run: the {self.simulator} process ended (exit "
                              f"{proc.returncode}) before it:\n{''.join(tail)}")
                 continue
-            lines, stop, self.clocks[k] = done[i]
+            rec, stop, self.clocks[k] = done[i]
             if stop is not None:
-                errors[k] = f"the run stopped at clock {stop[2:]}"
+                errors[k] = stop
                 continue
             try:
-                traces[k] = decode_job(img, inputs, steps, plans[i], lines,
+                traces[k] = decode_job(img, inputs, steps, plans[i], rec, ports,
                                        source=self.simulator, readback=readback)
             except JobError as e:
                 errors[k] = str(e)
+        self._time("decode", t0)
+
+    def _time(self, part, t0):
+        """Add the seconds since ``t0`` to ``timings[part]``; return the time now."""
+        now = time.perf_counter()
+        with self._lock:
+            self.timings[part] += now - t0
+        return now
+
+
+def _read_series(folder, prefix):
+    """The bytes of files ``prefix.0``, ``prefix.1``, ... in ``folder``, concatenated."""
+    data, n = [], 0
+    while (folder / f"{prefix}.{n}").exists():
+        data.append((folder / f"{prefix}.{n}").read_bytes())
+        n += 1
+    return b"".join(data)
 
 
 class _Progress:

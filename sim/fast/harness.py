@@ -2,20 +2,30 @@
 builds under Verilator (a small C++ main) and Icarus (a clock module).
 
 :func:`harness_verilog` writes ``spikefab_fast``, which instantiates the design's top
-(:func:`spikefab.rtl.top.top_for`), reads a command file and writes an output file, with no
-per-clock work outside the simulator:
+(:func:`spikefab.rtl.top.top_for`), reads command files and writes output files, with no
+per-clock work outside the simulator and no text formatting nor parsing per clock (the
+files are memory images read with ``$readmemh`` and written with ``$writememh``,
+:data:`CHUNK` entries at a time):
 
-* Command file (``+cmds=<path>``): one hex entry a line, ``{tag, word}`` with ``tag`` in the
-  two bits above a command word (:data:`TAG_CMD`, :data:`TAG_MARK`, :data:`TAG_END`,
-  :data:`TAG_RESET`). ``RESET`` starts a job (reset held 3 clocks); ``CMD``/``MARK`` are host
-  command words, presented on ``host.cmd`` in order with ``valid`` held until ``ready``
-  (``MARK``: the clock of its transfer is written out); ``END`` ends a job once its low 32
-  bits count the replies other than ``SPIKE`` that came since its ``RESET``.
-* Output file (``+out=<path>``): one line per event, clocks counted from the clock after reset
-  is released (hex): ``T<k> <payload>`` a beat of trace port k; ``R <clock> <payload>`` a reply
-  word (``host.reply.ready`` is always high); ``C <clock>`` a ``MARK`` command's transfer;
-  ``E <clock>`` the end of a job; ``X <clock> <why>`` the run stopped (no transfer for
-  ``+timeout=<clocks>`` clocks, or the command file ended inside a job).
+* Commands (``+cmds=<prefix> +ncmds=<count>``): files ``<prefix>.0``, ``<prefix>.1``, ... of
+  :data:`CHUNK` hex entries each (the last one the rest), ``count`` entries in all, each
+  ``{tag, word}`` with ``tag`` in the two bits above a command word (:data:`TAG_CMD`,
+  :data:`TAG_MARK`, :data:`TAG_END`, :data:`TAG_RESET`). ``RESET`` starts a job (reset held 3
+  clocks); ``CMD``/``MARK`` are host command words, presented on ``host.cmd`` in order with
+  ``valid`` held until ``ready`` (``MARK``: the clock of its transfer is written out);
+  ``END`` ends a job once its low 32 bits count the replies other than ``SPIKE`` that came
+  since its ``RESET``.
+* Output (``+out=<prefix>``): two series of files of up to :data:`CHUNK` records, one hex
+  line each (widths: :func:`record_layout`). Trace records ``<prefix>.t.0``, ``.t.1``, ...:
+  ``{port, beat}``, every beat of every trace port. Event records ``<prefix>.e.0``, ...:
+  ``{type[7:0], beats[31:0], clock[47:0], payload}``, ``beats`` the trace records written
+  before it, ``clock`` counted from the clock after reset is released, ``type``
+  :data:`REC_REPLY` a reply word (``host.reply.ready`` is always high; the word is the
+  payload); :data:`REC_MARK` a ``MARK`` command's transfer; :data:`REC_END` the end of a
+  job; :data:`REC_TIMEOUT` the run stopped (no command, reply nor trace beat for
+  ``+timeout=<clocks>`` clocks);
+  :data:`REC_EOF` the commands ended inside a job. In a clock, trace beats come before the
+  reply.
 * ``+progress``: a line ``DONE`` on standard output for every ``DONE`` reply, flushed.
 
 Timing: command words are presented back to back (the next one in the clock after a
@@ -36,11 +46,17 @@ from ...rtl import layouts
 from ...rtl.host import Kind, host_command_layout, host_reply_layout
 
 
-__all__ = ["TAG_CMD", "TAG_MARK", "TAG_END", "TAG_RESET", "HARNESS", "Ports", "ports_for",
+__all__ = ["TAG_CMD", "TAG_MARK", "TAG_END", "TAG_RESET", "REC_REPLY", "REC_MARK", "REC_END",
+           "REC_TIMEOUT", "REC_EOF", "CHUNK", "HARNESS", "Ports", "ports_for", "record_layout",
            "harness_verilog", "icarus_clock_verilog", "verilator_main_cpp", "bare_loop_cpp",
            "build_fast", "FAST_FLAGS"]
 
 TAG_CMD, TAG_MARK, TAG_END, TAG_RESET = 0, 1, 2, 3
+#: Event record types (the record's top byte); a job's events end at the first of
+#: ``REC_END``, ``REC_TIMEOUT``, ``REC_EOF``.
+REC_REPLY, REC_MARK, REC_END, REC_TIMEOUT, REC_EOF = 1, 2, 3, 4, 5
+#: Entries of a command file chunk and records of an output file chunk.
+CHUNK = 16384
 HARNESS = "spikefab_fast"
 ICARUS_TOP = "spikefab_fast_clock"
 
@@ -73,23 +89,38 @@ def ports_for(image):
     return Ports(core_mesh(image.params), image.params, False)
 
 
+def record_layout(ports: Ports):
+    """Bit widths of the output records of the harness of ``ports``, both rounded up to whole
+    bytes: ``(trace, event, port_bits, payload_bits)``. A trace record is ``{port, beat}``
+    (``port_bits`` above the trace port's width); an event record ``{type[7:0],
+    beats[31:0], clock[47:0], payload}`` (``payload_bits``: the reply width rounded up)."""
+    pb = max(1, (len(ports.traces) - 1).bit_length())
+    up = lambda n: (n + 7) // 8 * 8    # noqa: E731
+    rpw = up(ports.reply_width)
+    return up(pb + ports.trace_width), 8 + 32 + 48 + rpw, pb, rpw
+
+
 def harness_verilog(ports: Ports, toplevel):
     """The Verilog text of module ``spikefab_fast`` around ``toplevel`` (see the module
     docstring)."""
     cw, rw, tw = ports.cmd_width, ports.reply_width, ports.trace_width
     ko, kw = ports.kind
+    tb, eb, pb, rpw = record_layout(ports)
     wires = "".join(f"  wire t{k}_valid;\n  wire [{tw - 1}:0] t{k}_payload;\n"
                     for k in range(len(ports.traces)))
     conns = "".join(f",\n    .{p}__valid(t{k}_valid), .{p}__payload(t{k}_payload)"
                     for k, p in enumerate(ports.traces))
     if ports.mesh:
         conns += ",\n    .free_run(1'b0), .period(32'd0)"
-    logs = "".join(f"      if (t{k}_valid) begin $fwrite(fout, \"T{k} %h\\n\", t{k}_payload); "
-                   f"idle = 0; end\n" for k in range(len(ports.traces)))
+    pad = f"{tb - pb - tw}'d0, " if tb > pb + tw else ""
+    logs = "".join(f"      if (t{k}_valid) beat({pb}'d{k}, t{k}_payload);\n"
+                   for k in range(len(ports.traces)))
     return f"""// generated by spikefab.sim.fast.harness: the fast run's harness
 `timescale 1ns/1ps
 module {HARNESS} (input wire clk);
   localparam CW = {cw};
+  localparam RPW = {rpw};
+  localparam CHUNK = {CHUNK};
   reg rst = 1'b1;
   reg cmd_valid = 1'b0;
   reg [CW-1:0] cmd_payload = {cw}'d0;
@@ -103,28 +134,73 @@ module {HARNESS} (input wire clk);
     .host__reply__payload(reply_payload){conns});
 
   reg [CW+1:0] entry;
-  reg [8*4096-1:0] cmd_name, out_name;
-  integer fin, fout, rc;
-  reg [63:0] cycle = 64'd0, idle = 64'd0, timeout = 64'd200000;
-  reg [31:0] expect_n = 32'd0, got_n = 32'd0;
+  reg [CW+1:0] cmem [0:CHUNK-1];          // one chunk of the command files
+  reg [{tb - 1}:0] tbuf [0:CHUNK-1];          // trace records not yet written
+  reg [{eb - 1}:0] ebuf [0:CHUNK-1];         // event records not yet written
+  string cmd_name, out_name;
+  integer cpos = CHUNK, cfile = 0, tpos = 0, tfile = 0, epos = 0, efile = 0;
+  reg [63:0] cycle = 64'd0, idle = 64'd0, timeout = 64'd200000, ncmds = 64'd0, taken = 64'd0;
+  reg [31:0] expect_n = 32'd0, got_n = 32'd0, beats = 32'd0;
   reg [1:0] rst_cnt = 2'd0;
   reg mark = 1'b0, ending = 1'b0, in_job = 1'b0, progress = 1'b0, nv = 1'b0;
+  reg stopped = 1'b0;
   reg [{kw - 1}:0] kind;
 
+  task tflush;
+    begin
+      if (tpos > 0) $writememh($sformatf("%s.t.%0d", out_name, tfile), tbuf, 0, tpos - 1);
+      tfile = tfile + 1;
+      tpos = 0;
+    end
+  endtask
+
+  task eflush;
+    begin
+      if (epos > 0) $writememh($sformatf("%s.e.%0d", out_name, efile), ebuf, 0, epos - 1);
+      efile = efile + 1;
+      epos = 0;
+    end
+  endtask
+
+  task beat(input [{pb - 1}:0] port, input [{tw - 1}:0] payload);
+    begin
+      tbuf[tpos] = {{{pad}port, payload}};
+      tpos = tpos + 1;
+      beats = beats + 32'd1;
+      idle = 64'd0;
+      if (tpos == CHUNK) tflush;
+    end
+  endtask
+
+  task put(input [7:0] typ, input [RPW-1:0] payload);
+    begin
+      ebuf[epos] = {{typ, beats, cycle[47:0], payload}};
+      epos = epos + 1;
+      if (epos == CHUNK) eflush;
+    end
+  endtask
+
+  task stop(input [7:0] why);
+    begin
+      if (!stopped) begin
+        if (why != 8'd0) put(why, {{RPW{{1'b0}}}});
+        tflush;
+        eflush;
+        stopped = 1'b1;
+        $finish;
+      end
+    end
+  endtask
+
   initial begin
-    if (!$value$plusargs("cmds=%s", cmd_name)) begin
-      $display("spikefab_fast: no +cmds=<file>"); $finish;
+    if (!$value$plusargs("cmds=%s", cmd_name) || !$value$plusargs("ncmds=%d", ncmds)) begin
+      $display("spikefab_fast: no +cmds=<file prefix> +ncmds=<count>"); $finish;
     end
     if (!$value$plusargs("out=%s", out_name)) begin
-      $display("spikefab_fast: no +out=<file>"); $finish;
+      $display("spikefab_fast: no +out=<file prefix>"); $finish;
     end
     if ($value$plusargs("timeout=%d", timeout)) begin end
     progress = $test$plusargs("progress");
-    fin = $fopen(cmd_name, "r");
-    fout = $fopen(out_name, "w");
-    if (fin == 0 || fout == 0) begin
-      $display("spikefab_fast: cannot open the command or the output file"); $finish;
-    end
   end
 
   always @(posedge clk) begin
@@ -139,7 +215,7 @@ module {HARNESS} (input wire clk);
       end
     end else begin
 {logs}      if (reply_valid) begin
-        $fwrite(fout, "R %h %h\\n", cycle, reply_payload);
+        put(8'd{REC_REPLY}, reply_payload);
         idle = 64'd0;
         kind = reply_payload[{ko + kw - 1}:{ko}];
         if (kind != {kw}'d{int(Kind.SPIKE)}) got_n = got_n + 32'd1;
@@ -149,41 +225,45 @@ module {HARNESS} (input wire clk);
       end
       nv = cmd_valid;
       if (cmd_valid && cmd_ready) begin
-        if (mark) $fwrite(fout, "C %h\\n", cycle);
+        if (mark) put(8'd{REC_MARK}, {{RPW{{1'b0}}}});
         nv = 1'b0;
         idle = 64'd0;
       end
       if (!nv && !ending) begin
-        rc = $fscanf(fin, "%h\\n", entry);
-        if (rc != 1) begin
-          if (in_job) $fwrite(fout, "X %h the command file ended inside a job\\n", cycle);
-          $fclose(fout);
-          $finish;
-        end else if (entry[CW+1:CW] == 2'd{TAG_RESET}) begin
-          rst <= 1'b1;
-          rst_cnt = 2'd3;
-          in_job = 1'b1;
-        end else if (entry[CW+1:CW] == 2'd{TAG_END}) begin
-          ending = 1'b1;
-          expect_n = entry[31:0];
+        if (taken == ncmds) begin
+          stop(in_job ? 8'd{REC_EOF} : 8'd0);
         end else begin
-          cmd_payload <= entry[CW-1:0];
-          mark = entry[CW];
-          nv = 1'b1;
+          if (cpos == CHUNK) begin
+            $readmemh($sformatf("%s.%0d", cmd_name, cfile), cmem, 0,
+                      ncmds - taken < CHUNK ? ncmds - taken - 1 : CHUNK - 1);
+            cfile = cfile + 1;
+            cpos = 0;
+          end
+          entry = cmem[cpos];
+          cpos = cpos + 1;
+          taken = taken + 64'd1;
+          if (entry[CW+1:CW] == 2'd{TAG_RESET}) begin
+            rst <= 1'b1;
+            rst_cnt = 2'd3;
+            in_job = 1'b1;
+          end else if (entry[CW+1:CW] == 2'd{TAG_END}) begin
+            ending = 1'b1;
+            expect_n = entry[31:0];
+          end else begin
+            cmd_payload <= entry[CW-1:0];
+            mark = entry[CW];
+            nv = 1'b1;
+          end
         end
       end
       cmd_valid <= nv;
       if (ending && got_n >= expect_n) begin
-        $fwrite(fout, "E %h\\n", cycle);
+        put(8'd{REC_END}, {{RPW{{1'b0}}}});
         ending = 1'b0;
         in_job = 1'b0;
         got_n = 32'd0;
       end
-      if (idle > timeout) begin
-        $fwrite(fout, "X %h no transfer for %0d clocks (deadlock?)\\n", cycle, timeout);
-        $fclose(fout);
-        $finish;
-      end
+      if (idle > timeout) stop(8'd{REC_TIMEOUT});
     end
   end
 endmodule

@@ -23,14 +23,28 @@ from ...rtl import layouts
 from ...rtl.layouts import Reg, Region
 from ...rtl.netimage import NetworkImage
 from ..trace import Trace
-from .harness import TAG_CMD, TAG_END, TAG_MARK, TAG_RESET
+from .harness import (REC_END, REC_EOF, REC_MARK, REC_REPLY, REC_TIMEOUT, TAG_CMD, TAG_END,
+                      TAG_MARK, TAG_RESET, record_layout)
 
 
-__all__ = ["Plan", "plan_job", "decode_job", "STATIC_REGIONS"]
+__all__ = ["Plan", "plan_job", "decode_job", "read_records", "parse_output", "Records",
+           "JobOutput", "STATIC_REGIONS"]
 
 #: Regions a run never writes (on a core without learning also ``SYN``): a baked build keeps
 #: them between jobs, so a job after the first reloads only the others.
 STATIC_REGIONS = (Region.PARAM, Region.PIDX, Region.ROUTE_PTR, Region.ROUTE)
+
+
+_CODECS = {}
+
+
+def codec_for(image):
+    """:meth:`HostCodec.for_image`, made once per kind of image, parameters and mesh."""
+    key = (type(image), image.params, getattr(image, "mesh", None))
+    codec = _CODECS.get(key)
+    if codec is None:
+        codec = _CODECS[key] = HostCodec.for_image(image)
+    return codec
 
 
 class _Recorder(Transport):
@@ -70,11 +84,15 @@ def load_words(image, codec, *, skip=()):
 
 @dataclass
 class Plan:
-    """One job's command entries (``(tag, word)``) and the reads among them, in order:
-    ``reads`` of ``(key, count)``, each taking ``count`` ``DATA`` replies."""
+    """One job's command entries and the reads among them, in order: ``load`` (the load's
+    command words, sent first; ``load_lines``: their hex lines if already made, as the
+    load is the same for every run of an image), ``entries`` (``(tag, word)``) and ``reads``
+    of ``(key, count)``, each taking ``count`` ``DATA`` replies."""
     entries: list = field(default_factory=list)
     reads: list = field(default_factory=list)
     replies: int = 0            # replies other than SPIKE the job gets
+    load: list = field(default_factory=list)
+    load_lines: list = None
 
     def cmd(self, words):
         self.entries += [(TAG_CMD, int(w)) for w in words]
@@ -90,25 +108,33 @@ class Plan:
     def lines(self, width):
         """The entries as the command file's hex lines, ``RESET`` first and ``END`` last."""
         out = [f"{TAG_RESET << width:x}"]
+        out += self.load_lines if self.load_lines is not None else load_lines(self.load)
         out += [f"{(t << width) | w:x}" for t, w in self.entries]
         out.append(f"{(TAG_END << width) | self.replies:x}")
         return out
 
 
-def plan_job(image, inputs, steps, *, load=True, skip=(), readback=True):
+def load_lines(words):
+    """The command file's lines of load words (``CMD`` entries: the tag is 0)."""
+    assert TAG_CMD == 0
+    return [f"{w:x}" for w in words]
+
+
+def plan_job(image, inputs, steps, *, load=True, skip=(), readback=True, lines=None):
     """The :class:`Plan` of one job: reset, load (unless ``load`` is false; a list: the load's
-    words, as :func:`load_words` gives them; ``skip``: regions left out), then per step its
-    input events and ``STEP`` (the first of them marked, to time the step) and the reads the
-    benches make after it, then the final reads."""
-    codec = HostCodec.for_image(image)
+    words, as :func:`load_words` gives them, and ``lines`` their :func:`load_lines` if made;
+    ``skip``: regions left out), then per step its input events and ``STEP`` (the first of
+    them marked, to time the step) and the reads the benches make after it, then the final
+    reads."""
+    codec = codec_for(image)
     network = isinstance(image, NetworkImage)
     p = image.params
     cores = image.mesh.cores if network else 1
     plan = Plan()
     if isinstance(load, list):
-        plan.cmd(load)
+        plan.load, plan.load_lines = load, lines
     elif load:
-        plan.cmd(load_words(image, codec, skip=skip))
+        plan.load = load_words(image, codec, skip=skip)
     inputs = [] if inputs is None else inputs
     if len(inputs) > steps:
         raise ValueError(f"{len(inputs)} steps of inputs but steps = {steps}")
@@ -117,6 +143,7 @@ def plan_job(image, inputs, steps, *, load=True, skip=(), readback=True):
     events = codec.events([e for step in per_step for e in step])   # one pack for the run
     bounds = np.cumsum([0] + [len(step) for step in per_step])
     step_word = codec.step(1)
+    last_events = [codec.read(c, Region.REG, Reg.LAST_EVENTS) for c in range(cores)]
     learn = {(c, r): codec.reads(c, r, range(codec.depths[r]))
              for c in range(cores) for r in (Region.SYN, Region.XTRACE, Region.YTRACE)
              } if p.learning else {}
@@ -127,7 +154,7 @@ def plan_job(image, inputs, steps, *, load=True, skip=(), readback=True):
         plan.replies += 1
         if network:
             for c in range(cores):
-                plan.read(("events", t, c), [codec.read(c, Region.REG, Reg.LAST_EVENTS)])
+                plan.read(("events", t, c), [last_events[c]])
         for (c, region), words in learn.items():
             plan.read(("learn", t, c, region), words)
     if network:
@@ -155,58 +182,140 @@ class JobError(AssertionError):
     """A job's output broke what the benches check."""
 
 
-def parse_output(text):
-    """Split the harness's output into jobs: a list of ``(lines, stop, clocks)`` where
-    ``stop`` is None for a job that ended (``clocks``: its clocks after reset) or the ``X``
-    line that stopped the run."""
-    jobs, start = [], 0
-    for m in re.finditer(r"^([EX]) (.*)$", text, re.M):
-        lines = text[start:m.start()].splitlines()
-        start = m.end() + 1
-        if m.group(1) == "X":
-            jobs.append((lines, m.group(0), None))
-            return jobs
-        jobs.append((lines, None, int(m.group(2), 16)))
-    rest = text[start:].splitlines()
-    if rest:
-        jobs.append((rest, "X the output ended inside a job", None))
+class Records:
+    """Output records of the harness (see :mod:`.harness`) of one width: each record in
+    uint64 pieces, low 64 bits first."""
+
+    def __init__(self, pieces, n):
+        self.pieces, self.n = pieces, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, sl):
+        return Records([p[sl] for p in self.pieces], len(range(self.n)[sl]))
+
+    def field(self, off, width):
+        """Bits ``off`` .. ``off + width - 1`` (``width`` at most 64) of every record."""
+        k, sh = divmod(off, 64)
+        v = self.pieces[k] >> np.uint64(sh)
+        if sh and sh + width > 64:
+            v = v | (self.pieces[k + 1] << np.uint64(64 - sh))
+        return v & np.uint64((1 << width) - 1) if width < 64 else v
+
+    def ints(self, idx, width):
+        """The low ``width`` bits of the records at ``idx`` as Python ints."""
+        if width <= 64:
+            return self.field(0, width)[idx].tolist()
+        out = [0] * len(idx)
+        for k in reversed(range(len(self.pieces))):
+            out = [(h << 64) | lo for h, lo in zip(out, self.pieces[k][idx].tolist())]
+        return [w & ((1 << width) - 1) for w in out]
+
+
+def read_records(data, bits):
+    """:class:`Records` of ``bits`` (a multiple of 8) from the concatenated output files
+    ``data`` (bytes: hex lines)."""
+    if b"/" in data:                    # Icarus starts each file with an address comment
+        data = re.sub(rb"(?m)^//[^\n]*\n", b"", data)
+    nb = bits // 8
+    n, rest = divmod(len(data), 2 * nb + 1)
+    try:
+        if rest:
+            raise ValueError
+        raw = bytes.fromhex(data.decode("ascii"))
+        if len(raw) != n * nb:
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        bad = next((line for line in data.decode("ascii", "replace").splitlines()
+                    if len(line) != 2 * nb or not re.fullmatch(r"[0-9a-fA-F]*", line)), "")
+        raise JobError(f"the output holds a record that is not {2 * nb} hex digits "
+                       f"(x or z?): {bad!r}") from None
+    b = np.frombuffer(raw, np.uint8).reshape(n, nb)
+    pieces = []
+    for hi in range(nb, 0, -8):
+        buf = np.zeros((n, 8), np.uint8)
+        buf[:, 8 - (hi - max(0, hi - 8)):] = b[:, max(0, hi - 8):hi]
+        pieces.append(buf.view(">u8").reshape(n).astype(np.uint64))
+    return Records(pieces, n)
+
+
+@dataclass
+class JobOutput:
+    """One job's part of the output: its events (``typ``, ``beats``: trace records before
+    each, counted from the job's first, ``clock``, and ``events`` for the payloads) and its
+    trace records (``port``, ``trace`` for the beats)."""
+    typ: np.ndarray
+    beats: np.ndarray
+    clock: np.ndarray
+    events: Records
+    port: np.ndarray
+    trace: Records
+
+
+def parse_output(trace, events, ports, timeout):
+    """Split the harness's records (:class:`Records` of trace and event records of the
+    harness of ``ports``) into jobs: a list of ``(JobOutput, stop, clocks)`` where ``stop``
+    is None for a job that ended (``clocks``: its clocks after reset) or why the run stopped
+    inside it."""
+    _, _, pb, rpw = record_layout(ports)
+    typ = events.field(rpw + 80, 8).astype(np.int64)
+    beats = events.field(rpw + 48, 32).astype(np.int64)
+    clock = events.field(rpw, 48).astype(np.int64)
+    port = trace.field(ports.trace_width, pb).astype(np.int64)
+    jobs, start, b0 = [], 0, 0
+
+    def part(stop_at, b1):
+        return JobOutput(typ[start:stop_at], beats[start:stop_at] - b0, clock[start:stop_at],
+                         events[start:stop_at], port[b0:b1], trace[b0:b1])
+
+    for i in np.flatnonzero(typ >= REC_END).tolist():
+        kind, clk = int(typ[i]), int(clock[i])
+        if kind == REC_END:
+            jobs.append((part(i, int(beats[i])), None, clk))
+            start, b0 = i + 1, int(beats[i])
+            continue
+        why = (f"no transfer for {timeout} clocks (deadlock?)" if kind == REC_TIMEOUT else
+               "the command file ended inside a job" if kind == REC_EOF else
+               f"record type {kind}")
+        jobs.append((part(i, len(trace)), f"the run stopped at clock {clk:x}: {why}", None))
+        return jobs
+    if start < len(events) or b0 < len(trace):
+        jobs.append((part(len(events), len(trace)), "the output ended inside the job", None))
     return jobs
 
 
-def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
-    """The :class:`Trace` of one job from the harness's output ``lines`` (see
-    :func:`parse_output`); raises :class:`JobError` where a bench would fail."""
-    codec = HostCodec.for_image(image)
+def decode_job(image, inputs, steps, plan, out, ports, *, source, readback=True):
+    """The :class:`Trace` of one job from its output ``out`` (a :class:`JobOutput`, see
+    :func:`parse_output`) on the harness of ``ports``; raises :class:`JobError` where a
+    bench would fail."""
+    codec = codec_for(image)
     network = isinstance(image, NetworkImage)
     p = image.params
     C = image.mesh.cores if network else 1
     N = p.neurons
     marks, dones, data, step_spikes = [], [], [], [[] for _ in range(steps)]
-    done_at = []                                # line index of each DONE record
+    done_at = []                                # trace records before each DONE record
     counters = None
-    for i, line in enumerate(lines):
-        tag = line[0]
-        if tag == "T":
-            continue
-        elif tag == "R":
-            clk, word = line[2:].split()
-            reply = codec.decode(int(word, 16))
-            if isinstance(reply, Spike):
-                if len(dones) >= steps:
-                    raise JobError(f"a spike record {reply} after the last step's DONE")
-                step_spikes[len(dones)].append(reply)
-            elif isinstance(reply, Counters) and reply.done:
-                dones.append((int(clk, 16), reply))
-                done_at.append(i)
-            elif isinstance(reply, Counters):
-                counters = reply
-            elif isinstance(reply, Data):
-                data.append(reply.value)
-            elif isinstance(reply, ErrorReply):
-                raise JobError(f"the design refused a command: {reply.code.name} "
-                               f"(op {reply.op})")
-        elif tag == "C":
-            marks.append(int(line[2:], 16))
+    at = np.flatnonzero(out.typ == REC_REPLY)
+    for i, clk, word in zip(out.beats[at].tolist(), out.clock[at].tolist(),
+                            out.events.ints(at, ports.reply_width)):
+        reply = codec.decode(word)
+        if isinstance(reply, Spike):
+            if len(dones) >= steps:
+                raise JobError(f"a spike record {reply} after the last step's DONE")
+            step_spikes[len(dones)].append(reply)
+        elif isinstance(reply, Counters) and reply.done:
+            dones.append((clk, reply))
+            done_at.append(i)
+        elif isinstance(reply, Counters):
+            counters = reply
+        elif isinstance(reply, Data):
+            data.append(reply.value)
+        elif isinstance(reply, ErrorReply):
+            raise JobError(f"the design refused a command: {reply.code.name} "
+                           f"(op {reply.op})")
+    marks = out.clock[out.typ == REC_MARK].tolist()
     if len(dones) != steps:
         raise JobError(f"{len(dones)} DONE records for {steps} steps")
     reads, pos = {}, 0
@@ -215,12 +324,12 @@ def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
         pos += n
     if pos != len(data):
         raise JobError(f"{len(data)} DATA replies for {pos} reads")
-    beats, at_done = [], []       # per trace port: raw lines, and how many before each DONE
+    beats, at_done = [], []       # per trace port: payloads, and how many before each DONE
+    tw = ports.trace_width
     for k in range(C):
-        prefix = f"T{k} "
-        where = ([i for i, line in enumerate(lines) if line[0] == "T"] if C == 1 else
-                 [i for i, line in enumerate(lines) if line.startswith(prefix)])
-        beats.append([lines[i] for i in where])
+        where = np.flatnonzero(out.port == k) if C > 1 else np.arange(len(out.trace))
+        beats.append(out.trace.field(0, tw)[where] if tw <= 64 else
+                     out.trace.ints(where, tw))
         at_done.append(np.searchsorted(where, done_at).tolist())
     u, v, spikes, refr = _states(p, beats, at_done, steps, N)
     ext_out = np.zeros((steps, C * N), np.int64)
@@ -264,15 +373,14 @@ def decode_job(image, inputs, steps, plan, lines, *, source, readback=True):
 
 
 def _states(p, beats, at_done, steps, N):
-    """Spikes, u, v and refr_cnt [T, C*N] from each core's trace beats (raw output lines),
-    every neuron of every step in order, each step's beats before its ``DONE`` record."""
+    """Spikes, u, v and refr_cnt [T, C*N] from each core's trace beats (payloads), every
+    neuron of every step in order, each step's beats before its ``DONE`` record."""
     lay = layouts.trace_layout(p)
     C = len(beats)
     cols = {k: np.zeros((steps, C * N), np.int64) for k in ("u", "v", "spike", "refr_cnt")}
     want_n = np.tile(np.arange(N), steps)
     for c, got in enumerate(beats):
-        start = got[0].index(" ") + 1 if got else 0
-        f = _unpack(lay, [int(line[start:], 16) for line in got])
+        f = _unpack(lay, got)
         counts = at_done[c]
         bad = next((t for t in range(steps) if counts[t] != (t + 1) * N), None)
         if bad is None and len(got) != steps * N:
@@ -281,7 +389,7 @@ def _states(p, beats, at_done, steps, N):
             bad = int(np.flatnonzero(f["neuron"] != want_n)[0]) // N
         if bad is not None:
             lo = counts[bad - 1] if bad else 0
-            order = f["neuron"][lo:lo + 8].tolist()
+            order = np.asarray(f["neuron"])[lo:lo + 8].tolist()
             raise JobError(f"step {bad}, core {c}: trace records came for neurons "
                            f"{order}..., expected 0..{N - 1}")
         for k in cols:
@@ -292,12 +400,14 @@ def _states(p, beats, at_done, steps, N):
 
 
 def _unpack(layout, words):
-    """:func:`~spikefab.rtl.layouts.unpack` of the leaves of ``layout``, in numpy when the
-    words fit 64 bits (the trace records of most cores), else through ``unpack`` itself."""
+    """:func:`~spikefab.rtl.layouts.unpack` of the leaves of ``layout`` from ``words`` (a
+    uint64 array, or Python ints when the records are wider), in numpy when the words fit
+    64 bits (the trace records of most cores), else through ``unpack`` itself."""
     specs = layouts.leaf_specs(layout)
-    if max(off + w for _, off, w, _ in specs) > 64:
-        return layouts.unpack(layout, words)
-    a = np.array(words, dtype=np.uint64)
+    if max(off + w for _, off, w, _ in specs) > 64 or not isinstance(words, np.ndarray):
+        words = words.tolist() if isinstance(words, np.ndarray) else list(words)
+        return {k: np.asarray(v) for k, v in layouts.unpack(layout, words).items()}
+    a = np.asarray(words, dtype=np.uint64)
     out = {}
     for key, off, width, signed in specs:
         v = ((a >> np.uint64(off)) & np.uint64((1 << width) - 1)).astype(np.int64)
