@@ -123,7 +123,7 @@ def markdown(result):
     m = result["machine"]
     lines = [
         "# Fmax over nextpnr seeds: the core alone and the arrays (ECP5-85F)", "",
-        f"Machine: {m['uname_m']}, {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}  ",
+        f"Machine: {m.get('machine', m.get('uname_m'))}, {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}  ",
         "Tools: " + ", ".join(f"{k} = {v}" for k, v in result["tools"].items()), "",
         "Each design is synthesised once (Yosys) and placed and routed once per seed "
         f"(nextpnr-ecp5, LFE5U-85F CABGA381 speed 6, {CLOCK_MHZ:g} MHz constraint). "
