@@ -199,25 +199,18 @@ class StdpEngine(wiring.Component):
             with m.If(yn == N - 1):
                 m.d.sync += yp_run.eq(0)
 
-        # pre-trace pass pipeline: read (0) -> registered (1) -> decrement (2)
-        #                          -> decay+impulse (3) -> product (4) -> write (5)
-        # (the decrement, a shift by a register, has a stage of its own: with the decay's
-        # subtraction, the impulse's addition and the saturation in the same clock it was the
-        # STDP core's critical path on ECP5)
-        s.xv, s.xaddr = xv, _ = delay_line(m, (xp_run, xa), 5, ("xv", "xaddr"))
+        # pre-trace pass pipeline: read (0) -> registered (1) -> decay+impulse (2)
+        #                          -> product (3) -> write (4)
+        s.xv, s.xaddr = xv, _ = delay_line(m, (xp_run, xa), 4, ("xv", "xaddr"))
         x_q = Signal(s.x_lay, reset_less=True)
         h_q = Signal(reset_less=True)
         m.d.sync += [x_q.eq(s.x_rd.data), h_q.eq(s.hb_rd.data)]
-        x_d, dec_d = Signal(unsigned(tb), reset_less=True), Signal(unsigned(tb), reset_less=True)
-        h_d, pl_d = Signal(reset_less=True), Signal(reset_less=True)
-        m.d.sync += [x_d.eq(x_q.x), dec_d.eq(_tdec(x_q.x, regs["k_pre"])), h_d.eq(h_q),
-                     pl_d.eq(x_q.plastic)]
         x2 = Signal(unsigned(tb), reset_less=True)
         pl2 = Signal(reset_less=True)
         decayed = Signal(unsigned(tb + 1))
-        m.d.comb += decayed.eq(x_d - dec_d)
-        bumped = decayed + Mux(h_d, regs["imp_pre"], 0)
-        m.d.sync += [x2.eq(Mux(bumped > tmax, tmax, bumped)), pl2.eq(pl_d)]
+        m.d.comb += decayed.eq(x_q.x - _tdec(x_q.x, regs["k_pre"]))
+        bumped = decayed + Mux(h_q, regs["imp_pre"], 0)
+        m.d.sync += [x2.eq(Mux(bumped > tmax, tmax, bumped)), pl2.eq(x_q.plastic)]
         s.x3 = x3 = Signal(unsigned(tb), reset_less=True)
         s.pl3 = pl3 = Signal(reset_less=True)
         s.prod3 = prod3 = Signal(unsigned(8 + tb), reset_less=True)
@@ -240,7 +233,7 @@ class StdpEngine(wiring.Component):
         s.y3 = y3 = Signal(unsigned(tb), reset_less=True)
         s.prod_y3 = prod_y3 = Signal(unsigned(8 + tb), reset_less=True)
         m.d.sync += [y3.eq(y2), prod_y3.eq(regs["a_minus"] * y2)]
-        s.passes_busy = xp_run | yp_run | xv[0] | xv[1] | xv[2] | xv[3] | xv[4] | \
+        s.passes_busy = xp_run | yp_run | xv[0] | xv[1] | xv[2] | xv[3] | \
             yv[0] | yv[1] | yv[2] | yv[3] | yv[4]
 
     def _rmw_pipeline(self, m, s):
@@ -401,9 +394,9 @@ class StdpEngine(wiring.Component):
             m.d.comb += hb_rd.addr.eq(s.h_base + self.hits.axon)
         h_addr_q = Signal(range(s.S * A))
         m.d.sync += h_addr_q.eq(Mux(self.hits.valid, s.h_base + self.hits.axon, h_addr_q))
-        with m.If(xv[4]):
+        with m.If(xv[3]):
             # write back the decayed trace; clear the slot's hit bit
-            m.d.comb += [x_wr.addr.eq(xaddr[4]), x_wr.en.eq(1),
+            m.d.comb += [x_wr.addr.eq(xaddr[3]), x_wr.en.eq(1),
                          x_wr.data.x.eq(s.x3), x_wr.data.plastic.eq(s.pl3),
                          x_wr.data.dltp.eq(s.prod3 >> regs["s_plus"])]
         with m.Elif(self.xtrace.w_en):
