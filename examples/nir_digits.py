@@ -154,15 +154,16 @@ def route_matrix(m):
 
 def clocks(m, spikes, inputs, R):
     """Clocks of one image: (steps, inputs). ``steps``: the array's clock model
-    (docs/array_performance.md), per step N + latency + 10 + (E - 1) N/lanes with E the
+    (docs/array_performance.md), per step N + latency + 13 + (E - 1) N/lanes with E the
     events routed to the busiest core in that step (a spike's packets are integrated in the
     step that emits them; the RTL's measured clocks are this to a few clocks per step).
     ``inputs``: N/lanes per external input event on the busiest core, the integration the
     host's input injection costs before each step (not counted by the step counter)."""
     N, lanes = m.params.neurons, m.params.lanes
     e = (np.asarray(spikes, np.int64) @ R).max(axis=1)
-    # 10: the array's 7 clocks of step control plus 3 of the register stages at every tile
-    steps = int(np.sum(N + LATENCY + 10 + np.maximum(e - 1, 0) * (N // lanes)))
+    # 13: the array's 7 clocks of step control plus 6 of its register stages (the start's way
+    # to the cores, 3; the status's way back, 3 more than without pipelining)
+    steps = int(np.sum(N + LATENCY + 13 + np.maximum(e - 1, 0) * (N // lanes)))
     ext = np.zeros((len(inputs), m.mesh.cores), np.int64)
     for t, evs in enumerate(inputs):
         for c, _ in evs:

@@ -190,7 +190,8 @@ class Tile(wiring.Component):
         Packets from this core's spikes (to the router's local input).
     start : In(1)
         Compute the next step; registered here, so the core sees it one clock later. Give it
-        only while ``idle`` has been high for 2 clocks and no command waits on ``cfg``.
+        only while ``idle`` has been high for 2 clocks and no command waits on ``cfg`` (a
+        ``start`` while ``idle`` is low is ignored).
     idle, done, fanout_busy : Out(1)
         The core is idle (:class:`~spikefab.rtl.core.NeuronCore`) and no configuration command
         waits in this tile; the core's ``done`` pulse; the fan-out unit is busy. Each is
@@ -260,9 +261,13 @@ class Tile(wiring.Component):
         wiring.connect(m, rd_out.o, wiring.flipped(self.cfg_rdata))
 
         # --- step control and status: registered both ways (see docs/array.md) ----------------
+        # ``start`` is taken only while this tile is idle (as the contract above requires and
+        # the core checks again): the AND with the tile's own status makes this register this
+        # tile's alone, so synthesis cannot merge the tiles' start registers into one whose
+        # output would span the array
         start = Signal()
         m.d.sync += [
-            start.eq(self.start),
+            start.eq(self.start & self.idle),
             self.injected.eq(self.o_pkt.valid & self.o_pkt.ready),
             self.delivered.eq(self.i_pkt.valid & self.i_pkt.ready),
             self.fanout_busy.eq(fan.busy),
@@ -450,12 +455,22 @@ class Mesh(wiring.Component):
     def _barrier(self, m, mp, tile_list, routers, ctl):
         """The step barrier, the packet counters, the timer and the external ports.
 
-        Pipelined so that no path crosses the array: every tile registers its status
-        (``idle``, ``done``, ``fanout_busy``, ``injected``, ``delivered``: stage 1) and its
-        ``start``; here each reduction over the tiles is registered again (stage 2), and the
-        packet counters add the stage-2 counts (stage 3). The stages are aligned so that the
-        barrier sees the same relation as without them: the fan-out units' idleness one clock
-        after the cores' ``done``, and every packet those units injected already counted.
+        Pipelined so that no path crosses the array. Status, tiles to control: every tile
+        registers its ``idle``, ``done``, ``fanout_busy``, ``injected``, ``delivered`` (stage
+        1); each reduction over one row of tiles is registered (stage 2), then each reduction
+        over the rows (stage 3); the packet counters add the stage-3 counts (stage 4), and the
+        zero test of the in-flight count is registered with the count. The stages are aligned
+        so that the barrier sees the same relation as without them: the fan-out units'
+        idleness one clock after the cores' ``done``, and every packet those units injected
+        already counted.
+
+        Start, control to tiles: the launch condition is made of registers only; ``launch``
+        is registered once (``launch_r``), then once per row (``start_row<y>``), then in each
+        tile: every core starts 3 clocks after the launch, all in the same clock. A row's and
+        a tile's register are gated with that row's or tile's registered ``idle`` (always high
+        there: nothing reaches a tile between the launch condition and its start), so that no
+        two of them compute the same function and synthesis keeps one register per row and
+        per tile instead of merging them into one that spans the array.
         """
         edge = routers[0, 0]
         running, start_req, done_wait = ctl.running, ctl.start_req, ctl.done_wait
@@ -483,25 +498,52 @@ class Mesh(wiring.Component):
             edge.o_west.ready.eq(spk.ready),
         ]
 
-        # --- stage 2: the tiles' registered status, reduced and registered ----------------------
+        # --- stage 2: the tiles' registered status, reduced over each row and registered ------
+        W, H = mp.width, mp.height
+        rows = [[tile_list[mp.core_index(x, y)] for x in range(W)] for y in range(H)]
         ext_in_take, ext_out_take = Signal(), Signal()        # stage 1 of the edge port
-        m.d.sync += [ext_in_take.eq(ei.valid & ei.ready), ext_out_take.eq(spk.valid & spk.ready)]
+        ext_in_2, ext_out_2 = Signal(), Signal()              # stage 2 of the edge port
+        m.d.sync += [ext_in_take.eq(ei.valid & ei.ready), ext_out_take.eq(spk.valid & spk.ready),
+                     ext_in_2.eq(ext_in_take), ext_out_2.eq(ext_out_take)]
+        row_idle, row_busy = Signal(H), Signal(H)
+        row_done, row_inj, row_del = [], [], []
+        for y, row in enumerate(rows):
+            done_y = Signal(W, name=f"done_row{y}")
+            inj = _sum(m, [t.injected for t in row], f"n_injected_row{y}")
+            dlv = _sum(m, [t.delivered for t in row], f"n_delivered_row{y}")
+            inj_r = Signal.like(inj, name=f"n_injected_row{y}_r")
+            del_r = Signal.like(dlv, name=f"n_delivered_row{y}_r")
+            m.d.sync += [
+                row_idle[y].eq(Cat(t.idle for t in row).all()),
+                row_busy[y].eq(Cat(t.fanout_busy for t in row).any()),
+                done_y.eq(Cat(t.done for t in row)),
+                inj_r.eq(inj), del_r.eq(dlv),
+            ]
+            row_done.append(done_y)
+            row_inj.append(inj_r)
+            row_del.append(del_r)
+
+        # --- stage 3: the rows' reductions, reduced and registered --------------------------------
         all_idle, fanouts_idle = Signal(), Signal()
         done_any = Signal(mp.cores)       # one stage more: done leads fanout_busy by one clock
-        n_inj = _popcount(m, [t.injected for t in tile_list] + [ext_in_take], "n_injected")
-        n_del = _popcount(m, [t.delivered for t in tile_list] + [ext_out_take], "n_delivered")
+        n_inj = _sum(m, row_inj + [ext_in_2], "n_injected")
+        n_del = _sum(m, row_del + [ext_out_2], "n_delivered")
         n_inj_r = Signal.like(n_inj, name="n_injected_r")
         n_del_r = Signal.like(n_del, name="n_delivered_r")
         m.d.sync += [
-            all_idle.eq(Cat(t.idle for t in tile_list).all()),
-            fanouts_idle.eq(~Cat(t.fanout_busy for t in tile_list).any()),
-            done_any.eq(Cat(t.done for t in tile_list)),
+            all_idle.eq(row_idle.all()),
+            fanouts_idle.eq(~row_busy.any()),
+            done_any.eq(Cat(row_done)),
             n_inj_r.eq(n_inj), n_del_r.eq(n_del),
         ]
 
-        # --- stage 3: packet accounting -----------------------------------------------------------
+        # --- stage 4: packet accounting; the zero test registered with the count -----------------
+        inflight_next = Signal(32)
+        inflight_zero = Signal(init=1)    # ``inflight == 0``, as a register
+        m.d.comb += inflight_next.eq(inflight + n_inj_r - n_del_r)
         m.d.sync += [
-            inflight.eq(inflight + n_inj_r - n_del_r),
+            inflight.eq(inflight_next),
+            inflight_zero.eq(inflight_next == 0),
             ctl.packets_in.eq(ctl.packets_in + n_inj_r),
             ctl.packets_out.eq(ctl.packets_out + n_del_r),
         ]
@@ -517,13 +559,19 @@ class Mesh(wiring.Component):
             with m.Elif(ctl.remaining != 0):
                 m.d.sync += [start_req.eq(1), ctl.remaining.eq(ctl.remaining - 1)]
         # ``settle`` covers the pipeline's latency after a command that reaches the tiles: the
-        # stage-2 ``all_idle`` and ``inflight`` see a configuration command or an EVENT
-        # 3 clocks after it is taken
+        # stage-3 ``all_idle`` and the stage-4 ``inflight`` see a configuration command or an
+        # EVENT 4 clocks after it is taken
         launch = Signal()
-        m.d.comb += launch.eq(start_req & ~running & ~done_wait & all_idle & (inflight == 0)
+        m.d.comb += launch.eq(start_req & ~running & ~done_wait & all_idle & inflight_zero
                               & ~ctl.cfg_busy & (ctl.settle == 0))
-        for t in tile_list:
-            m.d.comb += t.start.eq(launch)
+        # the start's way to the tiles: a register here, one per row, one in each tile
+        launch_r = Signal()
+        m.d.sync += launch_r.eq(launch)
+        for y, row in enumerate(rows):
+            start_row = Signal(name=f"start_row{y}")
+            m.d.sync += start_row.eq(launch_r & row_idle[y])
+            for t in row:
+                m.d.comb += t.start.eq(start_row)
         with m.If(launch):
             m.d.sync += [start_req.eq(0), running.eq(1), done_seen.eq(0), cycles.eq(0),
                          timer.eq(0)]
@@ -534,7 +582,7 @@ class Mesh(wiring.Component):
             m.d.sync += done_wait.eq(0)
         with m.If(running):
             m.d.sync += [cycles.eq(cycles + 1), done_seen.eq(done_seen | done_any)]
-            with m.If(done_seen.all() & fanouts_idle & (inflight == 0)):
+            with m.If(done_seen.all() & fanouts_idle & inflight_zero):
                 m.d.sync += [running.eq(0), ctl.step.eq(ctl.step + 1),
                              ctl.last_cycles.eq(cycles + 1), done_wait.eq(1)]
 
@@ -652,7 +700,7 @@ class Mesh(wiring.Component):
 
 #: Clocks a launch waits after a command that reaches the tiles (configuration, EVENT): the
 #: latency of the tile and mesh status registers (see :meth:`Mesh._barrier`).
-SETTLE_CLOCKS = 3
+SETTLE_CLOCKS = 4
 
 
 class _Control:
@@ -681,11 +729,11 @@ class _Control:
                      self.counters.status.eq(self.status)]
 
 
-def _popcount(m, bits, name):
-    """A signal holding the number of set bits among ``bits``: a balanced adder tree (depth
-    log2 of the count), so the expression stays shallow for any mesh size."""
-    terms = [b.as_unsigned() if hasattr(b, "as_unsigned") else b for b in bits]
-    total = Signal(range(len(terms) + 1), name=name)
+def _sum(m, values, name):
+    """A signal holding the sum of ``values`` (unsigned: single bits, or counts): a balanced
+    adder tree (depth log2 of the count), so the expression stays shallow for any mesh size."""
+    terms = [v.as_unsigned() if hasattr(v, "as_unsigned") else v for v in values]
+    total = Signal(range(sum((1 << len(t)) - 1 for t in terms) + 1), name=name)
     while len(terms) > 1:
         pairs = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
         terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
