@@ -100,7 +100,8 @@ def markdown(result):
     lines = [
         "# Board builds: resources, Fmax and build time", "",
         f"Command: `{result['command']}`  ",
-        f"Machine: `uname -m` = {m['uname_m']}, `nproc` = {m['nproc']} ({m['cpu']}), "
+        f"Machine: `uname -m` = {m.get('uname_m', m.get('machine'))}, "
+        f"`nproc` = {m['nproc']} ({m['cpu']}), "
         f"Python {m['python']}; load average at the end {m['load_avg'][0]} (1 min), "
         f"{m['load_avg'][2]} (15 min): build times grow with the load  ",
         f"Tools: " + "; ".join(f"{k}: {v}" for k, v in result["tools"].items()) + "  ",

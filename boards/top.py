@@ -5,14 +5,15 @@ PLL, status on LEDs (SPEC §3.8, docs/boards.md).
 (:class:`~.pll.ClockGen`, with the board's PLL, or the bench clock when ``pll=False``) and the
 serial top-level ``SerialTop`` (the one import below). The cocotb benches simulate exactly
 this component with ``pll=False``; :class:`BoardPlatformTop` puts it on a board's pins
-through its amaranth-boards platform.
+through its amaranth-boards platform (every pin requested with ``dir="-"`` behind a
+``lib.io`` buffer).
 """
 
 from dataclasses import dataclass
 from typing import Callable
 
 from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from .pll import PllError, PllSettings
@@ -145,17 +146,22 @@ class BoardPlatformTop(Elaboratable):
         m = Module()
         b = self.top.board
         m.submodules.top = top = self.top
+        # every pin as a raw port (dir="-") behind an explicit lib.io buffer
         if b.family == "ice40":
             # the UP5K's PLL shares pin 35's I/O site: the PLL takes the pin itself
             top.clock_pad = platform.request(*b.clock, dir="-")
         else:
-            m.d.comb += top.clk_in.eq(platform.request(*b.clock).i)
-        btn = platform.request(*b.reset)
-        uart = platform.request("uart", 0)
-        m.d.comb += [top.rst.eq(btn.i),
-                     top.rx.eq(uart.rx.i), uart.tx.o.eq(top.tx)]
+            m.submodules.clk_buf = clk = io.Buffer("i", platform.request(*b.clock, dir="-"))
+            m.d.comb += top.clk_in.eq(clk.i)
+        m.submodules.rst_buf = btn = io.Buffer("i", platform.request(*b.reset, dir="-"))
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [top.rst.eq(btn.i), top.rx.eq(rx.i), tx.o.eq(top.tx)]
         for k, (res, num, _) in enumerate(b.leds):
-            m.d.comb += platform.request(res, num).o.eq(top.leds[k])
+            m.submodules[f"led_buf_{k}"] = led = io.Buffer("o", platform.request(res, num,
+                                                                                 dir="-"))
+            m.d.comb += led.o.eq(top.leds[k])
         return m
 
 

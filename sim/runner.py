@@ -173,6 +173,8 @@ _TIME_ZERO_REG = re.compile(
 
 _CONST_ALWAYS = re.compile(r"^(\s*)always @\*\n(\s*[^\n;=]+ = \d+'[hbd][0-9a-fA-F_]+;)$", re.M)
 
+_COPY_ALWAYS = re.compile(r"^(\s*)always @\*\n(\s*)([^\n;=]+ = [^\n;]+;)$", re.M)
+
 
 def icarus_time_zero_fix(text):
     """Make Icarus evaluate every combinational block at time 0.
@@ -190,7 +192,13 @@ def icarus_time_zero_fix(text):
     # a block that only assigns a constant (``always @* x[2:0] = 3'h0;``, as Yosys writes the
     # constant bits of a partly driven signal) reads nothing, so Icarus never runs it: the
     # bits stay X. It is the same as an initial assignment.
-    return _CONST_ALWAYS.sub(lambda m: f"{m.group(1)}initial\n{m.group(2)}", text)
+    text = _CONST_ALWAYS.sub(lambda m: f"{m.group(1)}initial\n{m.group(2)}", text)
+    # a one-statement block without the dummy register (``always @* x[7:0] = r;``, as Yosys
+    # writes a part of a signal copied from a register) runs only when ``r`` changes: if
+    # ``r`` keeps its initial value, ``x`` stays X (the command layer's reply ``seq`` for a
+    # first request with ``seq`` 0). An ``initial #0`` copy runs it once at time 0.
+    return _COPY_ALWAYS.sub(lambda m: f"{m.group(0)}\n{m.group(1)}initial #0 {m.group(3)}",
+                            text)
 
 
 def _build(text, models, defines, simulator, bdir, toplevel):

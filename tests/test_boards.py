@@ -136,9 +136,6 @@ def test_build_command_refuses_bad_input(tmp_path, capsys):
 
 
 @pytest.mark.slow
-# amaranth-boards' platforms request pins without dir="-" (deprecated in Amaranth 0.5); the
-# build works, the warning would be an error under the suite's warning filter
-@pytest.mark.filterwarnings("ignore:Using platform.request without:DeprecationWarning")
 def test_icebreaker_bitstream(tmp_path):
     """The iCEBreaker bitstream of the default configuration (CI runs this as its own step):
     it is written, fits the device, and meets timing at the PLL clock."""
