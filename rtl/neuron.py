@@ -43,7 +43,8 @@ class _Datapath(wiring.Component):
     i_state : In(state_layout)
     i_params : In(param_layout)
     i_a_in : In(signed(acc_bits))
-        The neuron's synaptic input for this step, already saturated to ``acc_bits``.
+        The neuron's synaptic input for this step, already saturated to ``acc_bits``; given
+        ``A_IN_STAGE`` clocks after ``i_valid``.
     o_valid : Out(1)
         ``LATENCY`` clocks after ``i_valid``: the updated neuron.
     o_tag : Out(neuron_bits)
@@ -51,6 +52,8 @@ class _Datapath(wiring.Component):
     o_spike : Out(1)
     """
     LATENCY = None
+    #: clock (after ``i_valid``) in which ``i_a_in`` is given
+    A_IN_STAGE = 0
 
     def __init__(self, params: CoreParams):
         self._p = params
@@ -92,9 +95,11 @@ class CubaDatapath(_Datapath):
     extensions (each generated only when its ``CoreParams`` flag asks for it).
 
     Each 24 x 13-bit multiply is split into two 12 x 13-bit partial products (one DSP block
-    each on iCE40 and ECP5) summed in the next stage. Latency: 8 clocks.
+    each on iCE40 and ECP5) summed in the next stage. Latency: 8 clocks. The input is
+    taken in clock 4, where it is used (``A_IN_STAGE``).
     """
     LATENCY = 8
+    A_IN_STAGE = 4
 
     def elaborate(self, platform):
         m = Module()
@@ -104,33 +109,31 @@ class CubaDatapath(_Datapath):
         S = _Stages(m)
         stage, delay = S.stage, S.delay
 
-        # stage 1: decay factors, bias, scaled input; operands registered for the DSPs
+        # stage 1: decay factors; operands registered for the DSPs
         fu1 = stage("fu1", unsigned(13), 4095 - pr.du)
         fv1 = stage("fv1", unsigned(13), 4096 - pr.dv)
         u1 = stage("u1", signed(24), st.u)
         v1 = stage("v1", signed(24), st.v)
-        bias1 = stage("bias1", signed(21), pr.bias_mant << pr.bias_exp)
-        ain1 = stage("ain1", signed(p.acc_bits + 6), self.i_a_in << 6)
         # stage 2: partial products x = xh * 2^12 + xl (xh signed, xl unsigned)
         puh2 = stage("puh2", signed(26), u1[12:].as_signed() * fu1)
         pul2 = stage("pul2", unsigned(25), u1[:12] * fu1)
         pvh2 = stage("pvh2", signed(26), v1[12:].as_signed() * fv1)
         pvl2 = stage("pvl2", unsigned(25), v1[:12] * fv1)
-        bias2 = stage("bias2", signed(21), bias1)
-        ain2 = stage("ain2", signed(p.acc_bits + 6), ain1)
-        # stage 3: full products
-        pu3 = stage("pu3", signed(38), (puh2 << 12) + pul2)
-        pv3 = stage("pv3", signed(38), (pvh2 << 12) + pvl2)
-        bias3 = stage("bias3", signed(21), bias2)
-        ain3 = stage("ain3", signed(p.acc_bits + 6), ain2)
-        # stage 4: truncation toward zero: (x + 4095) >> 12 for negative x
-        tu4 = stage("tu4", signed(26), (pu3 + Mux(pu3[-1], 4095, 0)) >> 12)
-        tv4 = stage("tv4", signed(26), (pv3 + Mux(pv3[-1], 4095, 0)) >> 12)
-        bias4 = stage("bias4", signed(21), bias3)
-        ain4 = stage("ain4", signed(p.acc_bits + 6), ain3)
-        # stage 5: new u (a 24-bit signal: the assignment wraps), partial v
-        u5 = stage("u5", signed(24), tu4 + ain4)
-        vb5 = stage("vb5", signed(27), tv4 + bias4)
+        # stage 3: the products x = h * 2^12 + l (0 <= l < 2^12) as h = floor(x / 2^12) and
+        # whether l is not 0; x < 0 exactly when h < 0
+        hu3 = stage("hu3", signed(26), puh2 + pul2[12:])
+        lu3 = stage("lu3", 1, pul2[:12] != 0)
+        hv3 = stage("hv3", signed(26), pvh2 + pvl2[12:])
+        lv3 = stage("lv3", 1, pvl2[:12] != 0)
+        # stage 4: truncation toward zero, (x + 4095) >> 12 for negative x: h + 1 when x < 0
+        # and l is not 0
+        tu4 = stage("tu4", signed(26), hu3 + (hu3[-1] & lu3))
+        tv4 = stage("tv4", signed(26), hv3 + (hv3[-1] & lv3))
+        # stage 5: new u (a 24-bit signal: the assignment wraps) with the scaled input (given
+        # in this clock), partial v with the bias
+        u5 = stage("u5", signed(24), tu4 + (self.i_a_in << 6))
+        bias = delay(pr.bias_mant, 4, "bias_mant") << delay(pr.bias_exp, 4, "bias_exp")
+        vb5 = stage("vb5", signed(27), tv4 + bias)
         # stage 6: v' before clamping
         u6 = stage("u6", signed(24), u5)
         vs6 = stage("vs6", signed(28), vb5 + u5)
