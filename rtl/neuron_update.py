@@ -1,6 +1,6 @@
 """The neuron-update unit of a core: state and parameter memories around the datapath."""
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -135,20 +135,26 @@ class NeuronUpdate(wiring.Component):
         m.d.comb += [dp.i_valid.eq(valid[-1]), dp.i_tag.eq(tag[-1]), dp.i_state.eq(state),
                      dp.i_params.eq(params), dp.i_a_in.eq(self.a_in.a_in)]
 
+        # the neuron written back: the sequencer issues every neuron once per step, in order,
+        # so a counter stands for the datapath's tag (no register chain along the pipeline)
+        out_n = Signal(range(N))
+        with m.If(dp.o_valid):
+            m.d.sync += out_n.eq(Mux(out_n == N - 1, 0, out_n + 1))
+
         # write-back: the datapath's result, or a configuration write
         with m.If(dp.o_valid):
-            m.d.comb += [st_wr.addr.eq(dp.o_tag), st_wr.data.eq(dp.o_state), st_wr.en.eq(1)]
+            m.d.comb += [st_wr.addr.eq(out_n), st_wr.data.eq(dp.o_state), st_wr.en.eq(1)]
         with m.Else():
             m.d.comb += [st_wr.addr.eq(self.cfg_state.index),
                          st_wr.data.eq(self.cfg_state.w_data),
                          st_wr.en.eq(self.cfg_state.w_en)]
-        m.d.comb += [self.ctrl.last.eq(dp.o_valid & (dp.o_tag == N - 1)),
+        m.d.comb += [self.ctrl.last.eq(dp.o_valid & (out_n == N - 1)),
                      self.fired.valid.eq(dp.o_valid & dp.o_spike),
-                     self.fired.neuron.eq(dp.o_tag)]
+                     self.fired.neuron.eq(out_n)]
 
         m.submodules.spike_fifo = fifo = SyncFIFOBuffered(width=p.neuron_bits, depth=max(N, 2))
         m.d.comb += [
-            fifo.w_data.eq(dp.o_tag),
+            fifo.w_data.eq(out_n),
             fifo.w_en.eq(dp.o_valid & dp.o_spike),
             self.spikes.valid.eq(fifo.r_rdy),
             self.spikes.payload.neuron.eq(fifo.r_data),
@@ -158,7 +164,7 @@ class NeuronUpdate(wiring.Component):
         if p.trace_port:
             m.d.comb += [
                 self.trace.valid.eq(dp.o_valid),
-                self.trace.payload.neuron.eq(dp.o_tag),
+                self.trace.payload.neuron.eq(out_n),
                 self.trace.payload.u.eq(dp.o_state.u if p.model == "cuba" else dp.o_state.i),
                 self.trace.payload.v.eq(dp.o_state.v),
                 self.trace.payload.spike.eq(dp.o_spike),
