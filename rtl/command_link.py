@@ -231,7 +231,8 @@ class CommandLink(wiring.Component):
                             with m.If(f.length != 0):
                                 m.d.comb += first_err.eq(LinkError.BAD_LENGTH)
                         with m.Elif(f.cmd == Command.HOST):
-                            with m.If((f.length == 0) | (f.length % cb != 0)):
+                            # (a length that is not whole words is found at the last byte)
+                            with m.If(f.length == 0):
                                 m.d.comb += first_err.eq(LinkError.BAD_LENGTH)
                         with m.Else():
                             m.d.comb += first_err.eq(LinkError.UNKNOWN_COMMAND)
@@ -240,7 +241,7 @@ class CommandLink(wiring.Component):
                     m.d.sync += err.eq(first_err)
                     with m.If((first_err == 0) & (f.cmd == Command.HOST)):
                         waddr = Mux(f.first, 0, wptr)
-                        m.d.comb += [wr.addr.eq(waddr), wr.en.eq(1)]
+                        m.d.comb += [wr.addr.eq(waddr), wr.en.eq(waddr < self.req_words * cb)]
                         m.d.sync += wptr.eq(waddr + 1)
                         with m.If(pos == cb - 1):
                             m.d.sync += [n_words.eq(n_words + 1), owed.eq(owed + owes)]
@@ -248,6 +249,10 @@ class CommandLink(wiring.Component):
                                 m.d.sync += err.eq(code)
                     with m.If(f.last):
                         m.d.sync += [issued.eq(0), rptr.eq(0), fetched.eq(0)]
+                        with m.If((Mux(f.first, f.cmd, cmd) == Command.HOST) & (pos != cb - 1)):
+                            # not whole words: the length is the first problem of the frame
+                            # (checked here, not by a divider on the length field)
+                            m.d.sync += err.eq(LinkError.BAD_LENGTH)
                         m.next = "DECIDE"
             with m.State("DECIDE"):
                 with m.If(err != 0):
