@@ -11,7 +11,11 @@ and each further seed's placement, from the build folder when they are of this v
 Writes ``benchmarks/results/board_builds.json`` and ``benchmarks/results/board_builds.md``
 (with the command, the commit and the machine); keeps the builds under ``build/boards/``.
 
+With ``--config FILE`` (and ``--clock-mhz F``) one board is built for that configuration
+instead of its default; the results go to ``board_builds_<board>_<config stem>.{json,md}``.
+
 Usage: python benchmarks/board_builds.py [--seeds 1,2,3] [--board NAME ...] [--reuse]
+       [--config FILE --clock-mhz F]
 """
 
 import argparse
@@ -45,11 +49,12 @@ def _reseed(cmd, seed):
     return out
 
 
-def run_board(name, build, seeds, reuse=False):
-    out = build / name
+def run_board(name, build, seeds, reuse=False, config=None, clk_mhz=None):
+    out = build / (name if config is None else f"{name}_{Path(config).stem}")
     t0 = time.monotonic()
     try:
-        rep = board_build.build_board(name, out, seed=seeds[0], reuse=reuse,
+        rep = board_build.build_board(name, out, seed=seeds[0], reuse=reuse, config=config,
+                                      clk_mhz=clk_mhz,
                                       say=lambda s: print(f"  {s}", flush=True))
     except (SynthError, ValueError) as e:
         return {"board": name, "ok": False, "error": str(e),
@@ -107,8 +112,9 @@ def markdown(result):
         f"Tools: " + "; ".join(f"{k}: {v}" for k, v in result["tools"].items()) + "  ",
         f"Commit: {result['git']['commit']}"
         f"{' (with uncommitted rtl/ changes)' if result['git']['rtl_dirty'] else ''}; "
-        f"nextpnr seeds {', '.join(map(str, result['seeds']))}; each board's default "
-        f"configuration (examples/<board>.toml).", "",
+        f"nextpnr seeds {', '.join(map(str, result['seeds']))}; "
+        + (f"configuration {result['config']}." if result.get("config") else
+           "each board's default configuration (examples/<board>.toml)."), "",
         "| board | core clock (PLL) | logic | FF | BRAM | SPRAM | DSP | Fmax per seed (MHz) "
         "| median Fmax | median margin | build time (s): total (elab + Yosys + nextpnr + pack) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -162,17 +168,26 @@ def main(argv=None):
     ap.add_argument("--reuse", action="store_true",
                     help="take seed 1's build from --build when it holds this very design "
                          "(its times are then those of that build)")
+    ap.add_argument("--config", default=None,
+                    help="a configuration file instead of the board's default (one --board)")
+    ap.add_argument("--clock-mhz", type=float, default=None,
+                    help="core clock (default: the board's)")
     args = ap.parse_args(argv)
+    if args.config and len(args.board or ()) != 1:
+        ap.error("--config needs exactly one --board")
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     for name in args.board or BOARDS:
         print(f"== {name}", flush=True)
-        rows.append(run_board(name, args.build, seeds, reuse=args.reuse))
+        rows.append(run_board(name, args.build, seeds, reuse=args.reuse, config=args.config,
+                              clk_mhz=args.clock_mhz))
     machine = dict(_machine(), load_avg=[round(x, 1) for x in os.getloadavg()])
     result = {"command": _command(), "machine": machine, "tools": _tools(),
-              "git": _git(), "seeds": seeds, "rows": rows}
+              "git": _git(), "seeds": seeds, "rows": rows, "config": args.config}
     args.results.mkdir(parents=True, exist_ok=True)
     stem = "board_builds" if not args.board else "board_builds_" + "_".join(args.board)
+    if args.config:
+        stem += "_" + Path(args.config).stem
     (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.results / f"{stem}.md").write_text(markdown(result))
     print(markdown(result))

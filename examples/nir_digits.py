@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from spikefab.gen.nir_import import import_nir
+from spikefab.rtl.neuron import DATAPATHS
 from spikefab.gen.quantise import quantise, readout, simulate_network
 from spikefab.rtl.params import CoreParams, MeshParams
 
@@ -60,7 +61,7 @@ BITS = (8, 6, 4, 2)
 CALIB = 300
 #: Fmax of the README's 2x2 ECP5-85F array build (not re-synthesised for these cores)
 FMAX_MHZ = 76.5
-LATENCY = 8          # the cuba datapath's latency in the clock model
+LATENCY = DATAPATHS["cuba"].LATENCY     # the cuba datapath's latency in the clock model
 
 
 def _crossbar_study():

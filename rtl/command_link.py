@@ -22,6 +22,7 @@ from .link_protocol import (
     MAX_PAYLOAD_DEFAULT, MORE_BIT, REPLY_BIT, word_bytes,
 )
 from .params import CoreParams, MeshParams, ParamError, check_int
+from .pipeline import NO_RW_CHECK
 
 
 __all__ = ["design_description", "design_digest", "identify_payload", "CommandLink"]
@@ -91,10 +92,13 @@ class CommandLink(wiring.Component):
     first problem of the frame, in word order, gives the code. Requests are taken one at a
     time: the next is read once the last one's final frame has been handed to ``tx_frame``.
 
-    Latency: a ``HOST`` frame's first command is valid on ``host.cmd`` 2 clocks after its last
-    payload byte is taken; words follow one per clock while ``host.cmd`` is ready. A reply
-    frame starts on ``tx_frame`` 1 clock after its condition holds and sends one byte per clock
-    while ``tx_frame`` is ready.
+    Both buffers are byte-wide (one block RAM each on iCE40 and ECP5, whatever the word
+    widths). Latency: a ``HOST`` frame's first command is valid on ``host.cmd``
+    ``cmd_bytes + 2`` clocks after its last payload byte is taken, each next one
+    ``cmd_bytes + 1`` clocks after the previous one was taken (its bytes are read back one per
+    clock). A reply word is taken ``reply_bytes`` clocks after it is offered (written one byte
+    per clock). A reply frame starts on ``tx_frame`` 1 clock after its condition holds and
+    sends one byte per clock while ``tx_frame`` is ready.
 
     Parameters
     ----------
@@ -175,12 +179,15 @@ class CommandLink(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cb, rb = self.cmd_bytes, self.reply_bytes
-        m.submodules.req = req = Memory(shape=cb * 8, depth=self.req_words, init=[])
-        m.submodules.rep = rep = Memory(shape=rb * 8, depth=self.reply_words, init=[])
-        req_wr = req.write_port()
-        req_rd = req.read_port(transparent_for=(req_wr,))
-        rep_wr = rep.write_port()
-        rep_rd = rep.read_port(transparent_for=(rep_wr,))
+        # byte-wide buffers (one block RAM each, whatever the word widths): a request word is
+        # read back into ``asm`` a byte per clock, a reply word written a byte per clock
+        # (a buffer is never read while it is written: frames in and out take turns)
+        m.submodules.req = req = Memory(shape=8, depth=self.req_words * cb, init=[],
+                                        attrs=NO_RW_CHECK)
+        m.submodules.rep = rep = Memory(shape=8, depth=self.reply_words * rb, init=[],
+                                        attrs=NO_RW_CHECK)
+        req_wr, req_rd = req.write_port(), req.read_port()
+        rep_wr, rep_rd = rep.write_port(), rep.read_port()
 
         seq, cmd = Signal(8), Signal(8)
         err = Signal(8)                                  # first problem of the request
@@ -205,7 +212,11 @@ class CommandLink(wiring.Component):
         nbyte = Signal(range(cb))
         word = Cat(asm[8:], f.data)
         code, owes = self._check_word(m, word)
-        m.d.comb += [wr.addr.eq(n_words), wr.data.eq(word), rd.addr.eq(issued)]
+        wptr = Signal(range(self.req_words * cb + 1))  # next byte written into the buffer
+        rptr = Signal(range(self.req_words * cb + 1))  # next byte read back from it
+        fetched = Signal(range(cb + 1))                # bytes of the next word read
+        have = Signal()                                # rd.data holds the byte read last clock
+        m.d.comb += [wr.data.eq(f.data), rd.addr.eq(rptr)]
 
         with m.FSM():
             with m.State("RECV"):
@@ -220,20 +231,28 @@ class CommandLink(wiring.Component):
                             with m.If(f.length != 0):
                                 m.d.comb += first_err.eq(LinkError.BAD_LENGTH)
                         with m.Elif(f.cmd == Command.HOST):
-                            with m.If((f.length == 0) | (f.length % cb != 0)):
+                            # (a length that is not whole words is found at the last byte)
+                            with m.If(f.length == 0):
                                 m.d.comb += first_err.eq(LinkError.BAD_LENGTH)
                         with m.Else():
                             m.d.comb += first_err.eq(LinkError.UNKNOWN_COMMAND)
                     with m.Else():
                         m.d.comb += first_err.eq(err)
                     m.d.sync += err.eq(first_err)
-                    with m.If((first_err == 0) & (f.cmd == Command.HOST) & (pos == cb - 1)):
-                        m.d.comb += wr.en.eq(1)
-                        m.d.sync += [n_words.eq(n_words + 1), owed.eq(owed + owes)]
-                        with m.If(code != 0):
-                            m.d.sync += err.eq(code)
+                    with m.If((first_err == 0) & (f.cmd == Command.HOST)):
+                        waddr = Mux(f.first, 0, wptr)
+                        m.d.comb += [wr.addr.eq(waddr), wr.en.eq(waddr < self.req_words * cb)]
+                        m.d.sync += wptr.eq(waddr + 1)
+                        with m.If(pos == cb - 1):
+                            m.d.sync += [n_words.eq(n_words + 1), owed.eq(owed + owes)]
+                            with m.If(code != 0):
+                                m.d.sync += err.eq(code)
                     with m.If(f.last):
-                        m.d.sync += issued.eq(0)
+                        m.d.sync += [issued.eq(0), rptr.eq(0), fetched.eq(0)]
+                        with m.If((Mux(f.first, f.cmd, cmd) == Command.HOST) & (pos != cb - 1)):
+                            # not whole words: the length is the first problem of the frame
+                            # (checked here, not by a divider on the length field)
+                            m.d.sync += err.eq(LinkError.BAD_LENGTH)
                         m.next = "DECIDE"
             with m.State("DECIDE"):
                 with m.If(err != 0):
@@ -248,13 +267,24 @@ class CommandLink(wiring.Component):
                     m.d.comb += self.accepted.eq(1)
                     m.next = "EXEC"
             with m.State("EXEC"):
-                m.d.comb += [self.host.cmd.valid.eq(1), self.host.cmd.payload.eq(rd.data)]
+                # the next word, read back a byte per clock into asm (its bytes arrive one
+                # clock after they are read)
+                m.d.sync += have.eq(fetched != cb)
+                with m.If(fetched != cb):
+                    m.d.sync += [rptr.eq(rptr + 1), fetched.eq(fetched + 1)]
+                with m.If(have):
+                    m.d.sync += asm.eq(Cat(asm[8:], rd.data))
+                    with m.If(fetched == cb):
+                        m.next = "ISSUE"
+            with m.State("ISSUE"):
+                m.d.comb += [self.host.cmd.valid.eq(1), self.host.cmd.payload.eq(asm)]
                 with m.If(self.host.cmd.ready):
-                    m.d.comb += rd.addr.eq(issued + 1)
-                    m.d.sync += issued.eq(issued + 1)
+                    m.d.sync += [issued.eq(issued + 1), fetched.eq(0)]
                     with m.If(issued + 1 == n_words):
                         m.d.sync += exec_done.eq(1)
                         m.next = "WAIT"
+                    with m.Else():
+                        m.next = "EXEC"
             with m.State("WAIT"):
                 with m.If(final_sent):
                     m.d.sync += exec_done.eq(0)
@@ -272,13 +302,35 @@ class CommandLink(wiring.Component):
         tb = Signal(range(max(rb, IDENTIFY_BYTES, 2)))
         ident = Array(Const(b, 8) for b in self.identify)
         tx, tp = self.tx_frame, self.tx_frame.payload
-        m.d.comb += [wr.addr.eq(count), wr.data.eq(reply.payload), rd.addr.eq(tw),
+        wb = Signal(range(rb))                          # byte of the reply word being written
+        wptr = Signal(range(self.reply_words * rb + 1))  # byte written next, byte sent next
+        tptr = Signal(range(self.reply_words * rb + 1))
+        reply_bits = Signal(rb * 8)
+        m.d.comb += [reply_bits.eq(reply.payload), wr.addr.eq(wptr),
+                     wr.data.eq(reply_bits.word_select(wb, 8)), rd.addr.eq(tptr),
                      tp.seq.eq(seq)]
         done_now = exec_done & (owed == 0)
 
+        def take_reply():
+            # a reply word goes into the buffer a byte per clock, taken with its last byte
+            with m.If(reply.valid & (count != self.reply_words)):
+                m.d.comb += wr.en.eq(1)
+                m.d.sync += [wptr.eq(wptr + 1), wb.eq(wb + 1)]
+                with m.If(wb == rb - 1):
+                    m.d.comb += reply.ready.eq(1)
+                    m.d.sync += [wb.eq(0), count.eq(count + 1)]
+                    terminal = kind.matches(Kind.DATA, Kind.DONE, Kind.COUNTERS, Kind.ERROR)
+                    with m.If(terminal & (owed != 0)):
+                        m.d.sync += owed.eq(owed - 1)
+                    with m.If((kind == Kind.DONE) | (count + 1 == self.reply_words)):
+                        m.d.sync += flush.eq(1)
+                    m.d.comb += self.spike.eq(kind == Kind.SPIKE)
+
         with m.FSM():
             with m.State("COLLECT"):
-                with m.If(send_err):
+                with m.If(wb != 0):
+                    take_reply()                        # a word is half written: finish it
+                with m.Elif(send_err):
                     m.next = "ERROR"
                 with m.Elif(send_ident):
                     m.next = "IDENTIFY"
@@ -291,16 +343,7 @@ class CommandLink(wiring.Component):
                         m.d.sync += final.eq(0)
                         m.next = "SEND"
                 with m.Else():
-                    m.d.comb += reply.ready.eq(count != self.reply_words)
-                    with m.If(reply.valid & reply.ready):
-                        m.d.comb += wr.en.eq(1)
-                        m.d.sync += count.eq(count + 1)
-                        terminal = kind.matches(Kind.DATA, Kind.DONE, Kind.COUNTERS, Kind.ERROR)
-                        with m.If(terminal & (owed != 0)):
-                            m.d.sync += owed.eq(owed - 1)
-                        with m.If((kind == Kind.DONE) | (count + 1 == self.reply_words)):
-                            m.d.sync += flush.eq(1)
-                        m.d.comb += self.spike.eq(kind == Kind.SPIKE)
+                    take_reply()
             with m.State("SEND"):
                 empty = count == 0
                 last = empty | ((tw == count - 1) & (tb == rb - 1))
@@ -309,18 +352,21 @@ class CommandLink(wiring.Component):
                     tp.cmd.eq(Mux(final, Command.HOST | REPLY_BIT,
                                   Command.HOST | REPLY_BIT | MORE_BIT)),
                     tp.length.eq(count * rb),
-                    tp.data.eq(rd.data.word_select(tb, 8)),
+                    tp.data.eq(rd.data),
                     tp.first.eq((tw == 0) & (tb == 0)),
                     tp.last.eq(last),
                 ]
                 with m.If(tx.ready):
+                    m.d.comb += rd.addr.eq(tptr + 1)
+                    m.d.sync += tptr.eq(tptr + 1)
                     with m.If(tb == rb - 1):
-                        m.d.comb += rd.addr.eq(tw + 1)
                         m.d.sync += [tw.eq(tw + 1), tb.eq(0)]
                     with m.Else():
                         m.d.sync += tb.eq(tb + 1)
                     with m.If(last):
-                        m.d.sync += [count.eq(0), tw.eq(0), tb.eq(0), flush.eq(0)]
+                        m.d.comb += rd.addr.eq(0)
+                        m.d.sync += [count.eq(0), tw.eq(0), tb.eq(0), flush.eq(0), tptr.eq(0),
+                                     wptr.eq(0)]
                         m.d.comb += final_sent.eq(final)
                         m.next = "COLLECT"
             for state, length, command, byte in (

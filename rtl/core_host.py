@@ -39,7 +39,9 @@ class CoreHost(wiring.Component):
       changes nothing.
 
     Latency: the reply stream has one register stage (:class:`ReplyArbiter`); an ``EVENT``
-    passes straight to the core (one event per clock while the core takes them).
+    passes straight to the core (one event per clock while the core takes them); a ``WRITE``
+    or ``READ`` is offered to the core one clock after it comes (one every other clock at
+    most).
 
     Parameters
     ----------
@@ -123,7 +125,12 @@ class CoreHost(wiring.Component):
         cmd = self.host.cmd
         op = cmd.payload.op
         cfg = cmd.payload.arg.cfg
+        # a WRITE / READ is offered to the core from the clock after it came (cfg_offer, a
+        # register), and taken from the command stream only when the core takes it: the core's
+        # configuration port starts from flip-flops, not from the command decode
+        cfg_offer = Signal()
         m.d.comb += [
+            core.cfg.valid.eq(cfg_offer),
             core.cfg.payload.addr.region.eq(cfg.addr.region),
             core.cfg.payload.addr.index.eq(cfg.addr.index),
             core.cfg.payload.write.eq(op == Op.WRITE),
@@ -152,9 +159,12 @@ class CoreHost(wiring.Component):
                                      status[STATUS_COMMAND].eq(1)]
                         m.next = "RECORD"
                 with m.Elif(is_cfg):
-                    m.d.comb += [core.cfg.valid.eq(cmd.valid), cmd.ready.eq(core.cfg.ready)]
-                    with m.If(cmd.valid & core.cfg.ready & (op == Op.READ)):
-                        m.next = "READ"
+                    m.d.sync += cfg_offer.eq(cmd.valid)
+                    with m.If(cfg_offer & core.cfg.ready):
+                        m.d.comb += cmd.ready.eq(1)
+                        m.d.sync += cfg_offer.eq(0)
+                        with m.If(op == Op.READ):
+                            m.next = "READ"
                 with m.Elif(op == Op.EVENT):
                     m.d.comb += [core.events.valid.eq(cmd.valid),
                                  cmd.ready.eq(core.events.ready)]

@@ -43,7 +43,8 @@ class _Datapath(wiring.Component):
     i_state : In(state_layout)
     i_params : In(param_layout)
     i_a_in : In(signed(acc_bits))
-        The neuron's synaptic input for this step, already saturated to ``acc_bits``.
+        The neuron's synaptic input for this step, already saturated to ``acc_bits``; given
+        ``A_IN_STAGE`` clocks after ``i_valid``.
     o_valid : Out(1)
         ``LATENCY`` clocks after ``i_valid``: the updated neuron.
     o_tag : Out(neuron_bits)
@@ -51,6 +52,8 @@ class _Datapath(wiring.Component):
     o_spike : Out(1)
     """
     LATENCY = None
+    #: clock (after ``i_valid``) in which ``i_a_in`` is given
+    A_IN_STAGE = 0
 
     def __init__(self, params: CoreParams):
         self._p = params
@@ -92,9 +95,11 @@ class CubaDatapath(_Datapath):
     extensions (each generated only when its ``CoreParams`` flag asks for it).
 
     Each 24 x 13-bit multiply is split into two 12 x 13-bit partial products (one DSP block
-    each on iCE40 and ECP5) summed in the next stage. Latency: 8 clocks.
+    each on iCE40 and ECP5), truncated and summed in the next stage. Latency: 6 clocks. The
+    input is taken in clock 3, where it is used (``A_IN_STAGE``).
     """
-    LATENCY = 8
+    LATENCY = 6
+    A_IN_STAGE = 3
 
     def elaborate(self, platform):
         m = Module()
@@ -104,62 +109,56 @@ class CubaDatapath(_Datapath):
         S = _Stages(m)
         stage, delay = S.stage, S.delay
 
-        # stage 1: decay factors, bias, scaled input; operands registered for the DSPs
+        # stage 1: decay factors; operands registered for the DSPs
         fu1 = stage("fu1", unsigned(13), 4095 - pr.du)
         fv1 = stage("fv1", unsigned(13), 4096 - pr.dv)
         u1 = stage("u1", signed(24), st.u)
         v1 = stage("v1", signed(24), st.v)
-        bias1 = stage("bias1", signed(21), pr.bias_mant << pr.bias_exp)
-        ain1 = stage("ain1", signed(p.acc_bits + 6), self.i_a_in << 6)
         # stage 2: partial products x = xh * 2^12 + xl (xh signed, xl unsigned)
         puh2 = stage("puh2", signed(26), u1[12:].as_signed() * fu1)
         pul2 = stage("pul2", unsigned(25), u1[:12] * fu1)
         pvh2 = stage("pvh2", signed(26), v1[12:].as_signed() * fv1)
         pvl2 = stage("pvl2", unsigned(25), v1[:12] * fv1)
-        bias2 = stage("bias2", signed(21), bias1)
-        ain2 = stage("ain2", signed(p.acc_bits + 6), ain1)
-        # stage 3: full products
-        pu3 = stage("pu3", signed(38), (puh2 << 12) + pul2)
-        pv3 = stage("pv3", signed(38), (pvh2 << 12) + pvl2)
-        bias3 = stage("bias3", signed(21), bias2)
-        ain3 = stage("ain3", signed(p.acc_bits + 6), ain2)
-        # stage 4: truncation toward zero: (x + 4095) >> 12 for negative x
-        tu4 = stage("tu4", signed(26), (pu3 + Mux(pu3[-1], 4095, 0)) >> 12)
-        tv4 = stage("tv4", signed(26), (pv3 + Mux(pv3[-1], 4095, 0)) >> 12)
-        bias4 = stage("bias4", signed(21), bias3)
-        ain4 = stage("ain4", signed(p.acc_bits + 6), ain3)
-        # stage 5: new u (a 24-bit signal: the assignment wraps), partial v
-        u5 = stage("u5", signed(24), tu4 + ain4)
-        vb5 = stage("vb5", signed(27), tv4 + bias4)
-        # stage 6: v' before clamping
-        u6 = stage("u6", signed(24), u5)
-        vs6 = stage("vs6", signed(28), vb5 + u5)
-        # stage 7: clamp to +-V_MAX (24-bit saturation, then -2^23 -> -V_MAX), optional floor
-        vsat = sat_signed(vs6, 24)
+
+        # stage 3: truncation toward zero, (x + 4095) >> 12 for negative x: floor(x / 2^12) =
+        # xh + (xl >> 12), plus 1 when x < 0 (exactly when xh < 0, as xl < 2^12 * factor)
+        # and x is not a multiple of 2^12
+        def trunc(h, l):
+            return h + l[12:] + (h[-1] & (l[:12] != 0))
+        tu3 = stage("tu3", signed(26), trunc(puh2, pul2))
+        tv3 = stage("tv3", signed(26), trunc(pvh2, pvl2))
+        # stage 4: new u (a 24-bit signal: the assignment wraps) with the scaled input (given
+        # in this clock), partial v with the bias
+        u4 = stage("u4", signed(24), tu3 + (self.i_a_in << 6))
+        bias = delay(pr.bias_mant, 3, "bias_mant") << delay(pr.bias_exp, 3, "bias_exp")
+        vb4 = stage("vb4", signed(27), tv3 + bias)
+        # stage 5: v' = vb + u, clamped to +-V_MAX (24-bit saturation, then -2^23 -> -V_MAX),
+        # optional floor
+        vsat = sat_signed(vb4 + u4, 24)
         vc = Mux(vsat == -(1 << 23), -V_MAX, vsat)
         if p.v_floor:
-            floor = delay(pr.v_floor, 6, "floor")
+            floor = delay(pr.v_floor, 4, "floor")
             vc = Mux(vc < floor, floor, vc)
-        u7 = stage("u7", signed(24), u6)
-        v7 = stage("v7", signed(25), vc)
-        # stage 8: threshold, reset, refractory
-        thr = delay(pr.vth, 7, "vth") << 6
-        fire = v7 > thr
+        u5 = stage("u5", signed(24), u4)
+        v5 = stage("v5", signed(25), vc)
+        # stage 6: threshold, reset, refractory
+        thr = delay(pr.vth, 5, "vth") << 6
+        fire = v5 > thr
         if p.refractory_bits:
-            cnt = delay(st.refr_cnt, 7, "refr_cnt")
-            period = delay(pr.refr, 7, "refr")
+            cnt = delay(st.refr_cnt, 5, "refr_cnt")
+            period = delay(pr.refr, 5, "refr")
             in_refr = cnt != 0
             fire = fire & ~in_refr
         if p.subtractive_reset:
-            reset_v = Mux(delay(pr.reset_sub, 7, "reset_sub"), v7 - thr, 0)
+            reset_v = Mux(delay(pr.reset_sub, 5, "reset_sub"), v5 - thr, 0)
         else:
             reset_v = 0
-        v_next = Mux(fire, reset_v, v7)
+        v_next = Mux(fire, reset_v, v5)
         if p.refractory_bits:
             v_next = Mux(in_refr, 0, v_next)
             m.d.sync += self.o_state.refr_cnt.eq(Mux(in_refr, cnt - 1, Mux(fire, period, 0)))
         m.d.sync += [
-            self.o_state.u.eq(u7),
+            self.o_state.u.eq(u5),
             self.o_state.v.eq(v_next),
             self.o_spike.eq(fire),
         ]

@@ -3,7 +3,14 @@
 from amaranth.hdl import Signal
 
 
-__all__ = ["delay_line"]
+__all__ = ["delay_line", "NO_RW_CHECK"]
+
+
+#: ``attrs`` of a :class:`~amaranth.lib.memory.Memory` whose users never use what a read
+#: returns in a clock that writes the same word: Yosys then maps it to block RAM without the
+#: flip-flops and comparators that would make such a read return the old word (its
+#: ``no_rw_check`` attribute). Simulation is unchanged (a read still returns the old word).
+NO_RW_CHECK = {"no_rw_check": 1}
 
 
 def delay_line(m, signals, k, names, *, reset_less=False):

@@ -127,13 +127,17 @@ class SerialTop(wiring.Component):
             m.d.sync += link_error.eq(1)
         with m.Elif(cmd.accepted):
             m.d.sync += link_error.eq(0)
+        # the spike bit stays on for `stretch` clocks after the last spike: an up-counter
+        # compared with a constant (a down-counter tested for zero made a 46 ns carry path)
         stretch = max(1, self.clk_hz // 20)
-        spike_left = Signal(range(stretch + 1))
+        spike_on, spike_age = Signal(), Signal(range(stretch))
         with m.If(cmd.spike):
-            m.d.sync += spike_left.eq(stretch)
-        with m.Elif(spike_left != 0):
-            m.d.sync += spike_left.eq(spike_left - 1)
+            m.d.sync += [spike_on.eq(1), spike_age.eq(0)]
+        with m.Elif(spike_on):
+            m.d.sync += spike_age.eq(spike_age + 1)
+            with m.If(spike_age == stretch - 1):
+                m.d.sync += spike_on.eq(0)
         m.d.comb += self.status.eq(
             (alive << STATUS_ALIVE) | (cmd.running << STATUS_RUNNING)
-            | (link_error << STATUS_LINK_ERROR) | ((spike_left != 0) << STATUS_SPIKE))
+            | (link_error << STATUS_LINK_ERROR) | (spike_on << STATUS_SPIKE))
         return m

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from . import layouts
 from .image import CoreImage
 from .core_interfaces import Fired, Hit, LearnControl, RegionAccess, RegisterAccess, WeightRmw
-from .pipeline import delay_line
+from .pipeline import NO_RW_CHECK, delay_line
 
 
 __all__ = ["StdpEngine"]
@@ -142,13 +142,16 @@ class StdpEngine(wiring.Component):
         for j in range(W):
             y_words.append(y_lay.const([{"y": int(img.y[j * L + l]), "dltd": 0}
                                         for l in range(L)]))
-        m.submodules.x_mem = x_mem = Memory(shape=x_lay, depth=A, init=x_init)
-        m.submodules.y_mem = y_mem = Memory(shape=y_lay, depth=W, init=y_words)
-        m.submodules.hit_bits = hit_bits = Memory(shape=1, depth=S * A, init=[])
+        # no memory is read in a clock that writes the same word, or the word read then is
+        # not used (each pass reads a word before it writes it back, 2 to 5 clocks later)
+        kw = {"attrs": NO_RW_CHECK}
+        m.submodules.x_mem = x_mem = Memory(shape=x_lay, depth=A, init=x_init, **kw)
+        m.submodules.y_mem = y_mem = Memory(shape=y_lay, depth=W, init=y_words, **kw)
+        m.submodules.hit_bits = hit_bits = Memory(shape=1, depth=S * A, init=[], **kw)
         m.submodules.hit_list = hit_list = Memory(shape=unsigned(p.axon_bits), depth=S * A,
-                                                  init=[])
+                                                  init=[], **kw)
         m.submodules.spike_list = spike_list = Memory(shape=unsigned(p.neuron_bits), depth=N,
-                                                      init=[])
+                                                      init=[], **kw)
         s.x_rd, s.x_wr = x_mem.read_port(), x_mem.write_port()
         s.y_rd, s.y_wr = y_mem.read_port(), y_mem.write_port(granularity=1)
         s.hb_rd, s.hb_wr = hit_bits.read_port(), hit_bits.write_port()

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import layouts
 from .params import CoreParams, SPRAM_BITS, SPRAM_WORDS
+from .pipeline import NO_RW_CHECK
 
 
 __all__ = ["SynapseRam"]
@@ -111,7 +112,8 @@ class SynapseRam(wiring.Component):
         m = Module()
         lay = self._layout
         m.submodules.mem = mem = Memory(shape=lay, depth=self._depth,
-                                        init=[lay.from_bits(w) for w in self._init])
+                                        init=[lay.from_bits(w) for w in self._init],
+                                        attrs=NO_RW_CHECK)    # r_data undefined after a write
         rd, wr = mem.read_port(), mem.write_port()
         m.d.comb += [
             rd.addr.eq(self.addr),

@@ -9,7 +9,7 @@ from . import layouts
 from .core_interfaces import Hit, InputRead, RegionAccess, StepControl, WeightRmw
 from .image import CoreImage
 from .neuron import sat_signed
-from .pipeline import delay_line
+from .pipeline import NO_RW_CHECK, delay_line
 from .synapse_ram import SynapseRam
 
 
@@ -153,7 +153,9 @@ class SynapticInput(wiring.Component):
         W, L = p.words_per_row, p.lanes
         lane_bits = (L - 1).bit_length()
         acc_lay = layouts.acc_word_layout(p)
-        m.submodules.acc_mem = acc_mem = Memory(shape=acc_lay, depth=p.max_delay * W, init=[])
+        # a word is never read in the clock it is written (see the integration pipeline)
+        m.submodules.acc_mem = acc_mem = Memory(shape=acc_lay, depth=p.max_delay * W, init=[],
+                                                attrs=NO_RW_CHECK)
         acc_wr, acc_rd = acc_mem.write_port(), acc_mem.read_port()
 
         # integration pipeline, one accumulator word per clock:
