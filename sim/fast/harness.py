@@ -270,13 +270,13 @@ endmodule
 """
 
 
-def icarus_clock_verilog():
-    """The Icarus top: a 10 ns clock around the harness."""
+def icarus_clock_verilog(top=ICARUS_TOP, harness=HARNESS):
+    """The Icarus top ``top``: a 10 ns clock around the harness module ``harness``."""
     return f"""`timescale 1ns/1ps
-module {ICARUS_TOP};
+module {top};
   reg clk = 1'b0;
   always #5 clk = ~clk;
-  {HARNESS} h (.clk(clk));
+  {harness} h (.clk(clk));
 endmodule
 """
 

@@ -24,7 +24,7 @@ own reset 16 clocks after ``rst`` falls). The ``tx`` line is sampled in the midd
 (its falling edge starts a character): it is the DUT's register output, so the timing is exact.
 """
 
-from .harness import FAST_FLAGS, build_fast, verilator_main_cpp
+from .harness import FAST_FLAGS, build_fast, icarus_clock_verilog, verilator_main_cpp
 
 
 __all__ = ["UART_HARNESS", "UART_ICARUS_TOP", "SEND", "SEND_BAD_STOP", "WAIT", "IDLE",
@@ -172,13 +172,7 @@ endmodule
 
 def uart_icarus_clock():
     """The Icarus top: a 10 ns clock around the harness."""
-    return f"""`timescale 1ns/1ps
-module {UART_ICARUS_TOP};
-  reg clk = 1'b0;
-  always #5 clk = ~clk;
-  {UART_HARNESS} h (.clk(clk));
-endmodule
-"""
+    return icarus_clock_verilog(UART_ICARUS_TOP, UART_HARNESS)
 
 
 def build_uart_harness(dut_verilog, dut_top, simulator, *, clocks_per_bit, models=None,
