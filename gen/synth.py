@@ -46,7 +46,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal, Value
 
-from .netnames import tool_safe_names
+from ..rtl.netnames import tool_safe_names
 
 
 _REPO = Path(__file__).resolve().parent.parent

@@ -40,7 +40,7 @@ from ..rtl.image import CoreImage
 from ..rtl.mesh import Mesh, Tile
 from ..rtl.netimage import NetworkImage, RouteTable
 from ..rtl.router import XYRouter, mesh_coord_bits
-from .netnames import tool_safe_names
+from ..rtl.netnames import tool_safe_names
 
 
 __all__ = ["PositionFreeTile", "tile_memories", "tile_key", "tiled_verilog", "MEM_PARAM", "MEM_DIR_MACRO"]

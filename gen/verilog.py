@@ -21,7 +21,7 @@ from .. import __version__
 from .config import Config, ConfigError, check_generation_limits
 from ..rtl.params import ParamError
 from .tiled import MEM_DIR_MACRO, MEM_FOLDER, tile_memories, tiled_verilog
-from .netnames import tool_safe_names
+from ..rtl.netnames import tool_safe_names
 
 
 __all__ = ["generate", "generate_mesh", "manifest", "mesh_manifest"]

@@ -265,8 +265,10 @@ def emit_verilog(image, name=None):
     a core behind its host adapter, or an array), every memory initialised from ``image``;
     the module is named ``name`` (default :func:`toplevel_for`)."""
     from amaranth.back import verilog
+    from ..rtl.netnames import tool_safe_names
     from ..rtl.top import top_for
-    return verilog.convert(top_for(image), name=name or toplevel_for(image), emit_src=False)
+    return tool_safe_names(verilog.convert(top_for(image), name=name or toplevel_for(image),
+                                           emit_src=False))
 
 
 def toplevel_for(image):

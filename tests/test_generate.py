@@ -8,7 +8,7 @@ import pytest
 
 from spikefab.gen.cli import main
 from spikefab.gen.config import ConfigError, loads_config
-from spikefab.gen.netnames import bracketed_names
+from spikefab.rtl.netnames import bracketed_names
 from spikefab.gen.verilog import generate
 from spikefab.rtl import layouts
 from spikefab.rtl.image import CoreImage
@@ -41,7 +41,7 @@ def test_generate_is_deterministic_and_complete(tmp_path):
     text = a["verilog"].read_text()
     assert "module my_core(" in text
     # no array-element alias wire `\\name[i]`: Yosys and nextpnr read it as bit i of `name`
-    # (gen/netnames.py); the core has such signals (lanes 4), renamed `\\name.i`
+    # (rtl/netnames.py); the core has such signals (lanes 4), renamed `\\name.i`
     assert bracketed_names(text) == [] and "syn__r_data.3" in text
     man = json.loads(a["manifest"].read_text())
     assert man["digest"] == cfg.digest()

@@ -1,10 +1,10 @@
 # amaranth: UnusedElaboratable=no
-"""gen/netnames.py: array-element alias wires renamed before any tool reads them."""
+"""rtl/netnames.py: array-element alias wires renamed before any tool reads them."""
 
 import pytest
 from amaranth.back import rtlil
 
-from spikefab.gen.netnames import bracketed_names, tool_safe_names
+from spikefab.rtl.netnames import bracketed_names, tool_safe_names
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams
 from spikefab.rtl.top import top_for

@@ -15,7 +15,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Value
 
 from spikefab.gen import synth
-from spikefab.gen.netnames import bracketed_names
+from spikefab.rtl.netnames import bracketed_names
 from spikefab.gen.synth import DEVICES, SynthError, SynthHarness, synthesize
 from spikefab.rtl.core import NeuronCore
 from spikefab.rtl.image import CoreImage
@@ -238,7 +238,7 @@ def test_tiny_mesh_through_yosys(tmp_path):
 
 def _assert_clean_ecp5_netlist(out_dir):
     # the cause of both failures: Amaranth's array-element alias wires `name[i]`, which Yosys's
-    # ABC9 reintegration and nextpnr read as bit i of `name` (gen/netnames.py renames them)
+    # ABC9 reintegration and nextpnr read as bit i of `name` (rtl/netnames.py renames them)
     assert bracketed_names((out_dir / "top.il").read_text()) == []
     log = (out_dir / "yosys.log").read_text()
     assert "multiple conflicting drivers" not in log, \

@@ -7,7 +7,7 @@ arrays' fixed parameters from ``test_mesh_rtl``), so ``SPIKEFAB_SEED`` replays b
 design goes through Yosys (``synth_ecp5``, or ``synth_ice40`` for SPRAM weights, both with
 ABC9) with and without the simulation-only trace port, and its log must be clean: no
 internal error, no net with several drivers, no array-element alias name (``name[i]``, which
-the tools read as a bit of ``name``: ``gen/netnames.py``) in what Yosys read.
+the tools read as a bit of ``name``: ``rtl/netnames.py``) in what Yosys read.
 Every case is ``slow`` (``make test-slow``: a Yosys run each, 20 s to 4 min on the shared
 machine); ``make test`` keeps the lean check of the same kind in test_synth.py
 (``test_ecp5_no_trace_max_delay_2_through_yosys``)."""
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikefab.gen.netnames import bracketed_names
+from spikefab.rtl.netnames import bracketed_names
 from spikefab.gen.synth import synthesize
 from spikefab.rtl.image import CoreImage
 from spikefab.rtl.params import CoreParams
