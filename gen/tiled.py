@@ -30,7 +30,7 @@ Yosys wrote equal those words (a memory it cannot match is an error, never a sil
 import re
 from pathlib import Path
 
-from amaranth.back import rtlil, verilog
+from amaranth.back import rtlil
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Mux, ResetSignal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
@@ -40,7 +40,7 @@ from ..rtl.image import CoreImage
 from ..rtl.mesh import Mesh, Tile
 from ..rtl.netimage import NetworkImage, RouteTable
 from ..rtl.router import XYRouter, mesh_coord_bits
-from ..rtl.netnames import tool_safe_names
+from ..rtl.netnames import tool_safe_names, verilog_text
 
 
 __all__ = ["PositionFreeTile", "tile_memories", "tile_key", "tiled_verilog", "MEM_PARAM", "MEM_DIR_MACRO"]
@@ -294,16 +294,15 @@ def tiled_verilog(image: NetworkImage, name, progress=None):
         args = dict(width=width, height=height, payload_shape=payload_shape,
                     fifo_depth=fifo_depth)
         if router_text is None:
-            router_text = tool_safe_names(verilog.convert(
-                XYRouter(x=0, y=0, position_ports=True, **args), name=router_name,
-                emit_src=False))
+            router_text = verilog_text(XYRouter(x=0, y=0, position_ports=True, **args),
+                                       router_name)
             router_sig = _signature_of(XYRouter(x=0, y=0, **args))
         return _Instance(router_sig, router_name,
                          {"pos_x": Const(x, mesh_coord_bits(width)),
                           "pos_y": Const(y, mesh_coord_bits(height))}, {})
 
     top = Mesh(image, tile=tile, router=router)
-    top_text = tool_safe_names(verilog.convert(top, name=name, emit_src=False))
+    top_text = verilog_text(top, name)
     if progress:
         progress("array to Verilog", 1, 1)
     top_text = re.sub(rf'\.{MEM_PARAM}\("({MEM_FOLDER}/tile_\d+_\d+\.)"\)',

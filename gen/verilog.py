@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from ..rtl import layouts
@@ -21,7 +20,7 @@ from .. import __version__
 from .config import Config, ConfigError, check_generation_limits
 from ..rtl.params import ParamError
 from .tiled import MEM_DIR_MACRO, MEM_FOLDER, tile_memories, tiled_verilog
-from ..rtl.netnames import tool_safe_names
+from ..rtl.netnames import verilog_text
 
 
 __all__ = ["generate", "generate_mesh", "manifest", "mesh_manifest"]
@@ -241,7 +240,7 @@ def generate(config: Config, out_dir, image: CoreImage = None, progress=None):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     core = top_for(image)
-    text = tool_safe_names(verilog.convert(core, name=config.build.name, emit_src=False))
+    text = verilog_text(core, config.build.name)
     paths = {"verilog": out / f"{config.build.name}.v"}
     paths["verilog"].write_text(text)
     man = manifest(config, image, core)

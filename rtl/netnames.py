@@ -31,7 +31,7 @@ Verilog (``spikefab generate``, tiled arrays), ``spikefab synth`` and board buil
 
 import re
 
-__all__ = ["tool_safe_names", "bracketed_names"]
+__all__ = ["tool_safe_names", "bracketed_names", "verilog_text"]
 
 # an escaped identifier (RTLIL \name, Verilog \name ) whose name holds [digits] groups; it
 # ends at white space. The part before the first bracket may not itself hold a bracket.
@@ -59,3 +59,10 @@ def tool_safe_names(text):
         raise ValueError(f"renaming array-element wires would reuse the existing name(s) "
                          f"{sorted(taken)[:3]}: rename those signals in the design")
     return _ALIAS.sub(_renamed, text)
+
+
+def verilog_text(elaboratable, name):
+    """``amaranth.back.verilog.convert(elaboratable, name=name, emit_src=False)`` with its
+    alias names renamed (:func:`tool_safe_names`): the Verilog spikefab writes and simulates."""
+    from amaranth.back import verilog
+    return tool_safe_names(verilog.convert(elaboratable, name=name, emit_src=False))

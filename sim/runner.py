@@ -264,11 +264,9 @@ def emit_verilog(image, name=None):
     """The deterministic Verilog text of the top of ``image`` (:func:`spikefab.rtl.top.top_for`:
     a core behind its host adapter, or an array), every memory initialised from ``image``;
     the module is named ``name`` (default :func:`toplevel_for`)."""
-    from amaranth.back import verilog
-    from ..rtl.netnames import tool_safe_names
+    from ..rtl.netnames import verilog_text
     from ..rtl.top import top_for
-    return tool_safe_names(verilog.convert(top_for(image), name=name or toplevel_for(image),
-                                           emit_src=False))
+    return verilog_text(top_for(image), name or toplevel_for(image))
 
 
 def toplevel_for(image):

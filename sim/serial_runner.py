@@ -24,12 +24,11 @@ SIM_BAUD = 1_000_000
 
 
 def serial_verilog(image, clocks_per_bit, max_payload=256):
-    from amaranth.back import verilog
-    from ..rtl.netnames import tool_safe_names
+    from ..rtl.netnames import verilog_text
     from ..rtl.serial_top import SerialTop
     top = SerialTop(image, clk_hz=clocks_per_bit * SIM_BAUD, baud=SIM_BAUD,
                     max_payload=max_payload)
-    return tool_safe_names(verilog.convert(top, name=SERIAL_TOPLEVEL, emit_src=False))
+    return verilog_text(top, SERIAL_TOPLEVEL)
 
 
 def build_serial(image, simulator, clocks_per_bit, *, max_payload=256, root="build/sim"):
